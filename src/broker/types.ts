@@ -1,0 +1,105 @@
+/**
+ * The one interface every broker implements (memory, Redis). Transports (SSE, WebSocket,
+ * LLM generations) only ever talk to this. Contract: test/broker/contract.ts.
+ */
+
+/** A message as stored and delivered: the id is issued by the broker at publish time. */
+export interface BrokerMessage {
+  /** Opaque, ordered within the channel, carries the epoch (see core/event-id.ts). */
+  id: string;
+  channel: string;
+  /** Any JSON value. */
+  data: unknown;
+  /** Optional event name (becomes the SSE `event:` field). */
+  event?: string;
+  /** Publish time, ms since the Unix epoch. */
+  time: number;
+}
+
+export interface PublishInput {
+  data: unknown;
+  event?: string;
+}
+
+/**
+ * Why a subscriber could not be given exactly the messages after its cursor.
+ * - `expired`: history no longer reaches back to the cursor (trimmed by count or age).
+ * - `epoch`: the cursor is from another lifetime of the channel (e.g. before a restart).
+ * - `invalid`: the cursor is not an id this broker issued.
+ * - `overflow`: the subscriber fell so far behind live delivery that history could not cover it.
+ */
+export type GapReason = 'expired' | 'epoch' | 'invalid' | 'overflow';
+
+/** An explicit gap signal: never silent loss. */
+export interface GapSignal {
+  type: 'gap';
+  channel: string;
+  reason: GapReason;
+  /** The cursor the subscriber asked to resume after. */
+  requested: string;
+  /**
+   * The id the stream resumes after: the next message delivered is the first one after it.
+   * `null` when the stream resumes from the oldest message still in history (or from live
+   * when history is empty).
+   */
+  resumeAfter: string | null;
+}
+
+export type SubscriptionItem = { type: 'message'; message: BrokerMessage } | GapSignal;
+
+/** What a subscriber's queue does when live delivery outpaces it. */
+export type SubscriberOverflowPolicy =
+  /** Drop the queued backlog and re-read from history; a gap is signalled if history is short. */
+  | 'resync'
+  /** End the subscription with a `slow_consumer` SluiceError. */
+  | 'error';
+
+export interface SubscribeOptions {
+  /** Resume after this id: replay what is in history, then go live. */
+  since?: string;
+  /** Ends the subscription (the iterator returns). */
+  signal?: AbortSignal;
+  /** Live messages buffered per subscriber before the overflow policy applies. */
+  queueLimit?: number;
+  overflow?: SubscriberOverflowPolicy;
+}
+
+export interface HistoryOptions {
+  since?: string;
+  /** At most this many messages, the newest ones when `since` is absent. */
+  limit?: number;
+}
+
+export interface HistoryResult {
+  messages: BrokerMessage[];
+  /** Set when `since` could not be honoured exactly. */
+  gap?: GapSignal;
+}
+
+/** Who is connected to a channel (issue: WebSocket presence). */
+export interface PresenceMember {
+  clientId: string;
+  info?: unknown;
+}
+
+export type PresenceChange =
+  | { type: 'join'; channel: string; member: PresenceMember }
+  | { type: 'leave'; channel: string; member: PresenceMember };
+
+export interface Broker {
+  /** Stores and fans out one message; resolves with its id. */
+  publish(channel: string, input: PublishInput): Promise<string>;
+  /**
+   * Live messages (after a replay of history when `since` is given). Iteration ends when the
+   * signal aborts, the consumer breaks out, or the broker closes.
+   */
+  subscribe(channel: string, options?: SubscribeOptions): AsyncIterable<SubscriptionItem>;
+  history(channel: string, options?: HistoryOptions): Promise<HistoryResult>;
+  /** Presence: join returns a function that leaves. */
+  join(channel: string, member: PresenceMember): Promise<() => Promise<void>>;
+  members(channel: string): Promise<PresenceMember[]>;
+  /** Join and leave events for a channel until the signal aborts. */
+  presence(channel: string, options?: { signal?: AbortSignal }): AsyncIterable<PresenceChange>;
+  /** Ends every subscription and releases resources. Idempotent. */
+  close(): Promise<void>;
+}

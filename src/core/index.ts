@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './backoff.js';
+export * from './event-id.js';
+export * from './channel.js';
