@@ -1,0 +1,4 @@
+// sluice/streams: backpressure-aware Web Streams utilities. Runtime-neutral except
+// compressStream, which loads node:zlib on first use.
+export * from './from-async-iterable.js';
+export * from './to-async-iterable.js';
