@@ -1,1 +1,8 @@
 export type * from './types.js';
+export {
+  MemoryBroker,
+  createMemoryBroker,
+  MEMORY_BROKER_DEFAULTS,
+  type MemoryBrokerOptions,
+  type MemoryBrokerStats,
+} from './memory-broker.js';

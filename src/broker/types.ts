@@ -86,6 +86,13 @@ export type PresenceChange =
   | { type: 'join'; channel: string; member: PresenceMember }
   | { type: 'leave'; channel: string; member: PresenceMember };
 
+export interface PresenceOptions {
+  /** Ends the stream of changes (the iterator returns). */
+  signal?: AbortSignal;
+  /** Changes buffered for a slow reader; past it the stream fails with `slow_consumer`. */
+  queueLimit?: number;
+}
+
 export interface Broker {
   /** Stores and fans out one message; resolves with its id. */
   publish(channel: string, input: PublishInput): Promise<string>;
@@ -99,7 +106,7 @@ export interface Broker {
   join(channel: string, member: PresenceMember): Promise<() => Promise<void>>;
   members(channel: string): Promise<PresenceMember[]>;
   /** Join and leave events for a channel until the signal aborts. */
-  presence(channel: string, options?: { signal?: AbortSignal }): AsyncIterable<PresenceChange>;
+  presence(channel: string, options?: PresenceOptions): AsyncIterable<PresenceChange>;
   /** Ends every subscription and releases resources. Idempotent. */
   close(): Promise<void>;
 }

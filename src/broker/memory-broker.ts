@@ -1,0 +1,367 @@
+import { assertChannelName } from '../core/channel.js';
+import { SluiceError } from '../core/errors.js';
+import { newEpoch } from '../core/event-id.js';
+import { HistoryBuffer, positionId, resolveCursor } from './history-buffer.js';
+import { MemoryPresence } from './memory-presence.js';
+import { MemorySubscription } from './memory-subscription.js';
+import type {
+  Broker,
+  BrokerMessage,
+  GapSignal,
+  HistoryOptions,
+  HistoryResult,
+  PresenceChange,
+  PresenceMember,
+  PresenceOptions,
+  PublishInput,
+  SubscribeOptions,
+  SubscriberOverflowPolicy,
+  SubscriptionItem,
+} from './types.js';
+
+export const MEMORY_BROKER_DEFAULTS = Object.freeze({
+  /** Messages retained per channel; 0 keeps none (live only, every resume is a gap). */
+  historyLimit: 1000,
+  /** Messages older than this (ms) are dropped from history; `null`: no age limit. */
+  historyMaxAge: 60 * 60 * 1000,
+  /** Live messages buffered per subscriber before its overflow policy applies. */
+  subscriberQueueLimit: 1024,
+  overflow: 'resync',
+  /** Presence changes buffered per watcher; past it the watcher fails with `slow_consumer`. */
+  presenceQueueLimit: 1024,
+  /**
+   * Channels with state (history or subscribers). Past it the least recently active channel
+   * without subscribers is forgotten (its history goes; its cursors then get `expired`).
+   */
+  maxChannels: 10_000,
+});
+
+export interface MemoryBrokerOptions {
+  historyLimit?: number;
+  historyMaxAge?: number | null;
+  subscriberQueueLimit?: number;
+  overflow?: SubscriberOverflowPolicy;
+  presenceQueueLimit?: number;
+  maxChannels?: number;
+  /** Clock for publish times and age trimming (ms since the Unix epoch). */
+  now?: () => number;
+  /**
+   * Names this broker's lifetime in every id. Default: a fresh `newEpoch()`, so cursors from
+   * before a restart get an `epoch` gap. Only inject one that is unique per lifetime.
+   */
+  epoch?: string;
+}
+
+/** A point-in-time view for metrics and for tests proving teardown. */
+export interface MemoryBrokerStats {
+  /** Channels with state: retained history or subscribers. */
+  channels: number;
+  subscribers: number;
+  /** Live messages waiting in subscriber queues, summed. */
+  queuedMessages: number;
+  retainedMessages: number;
+  presenceChannels: number;
+  presenceMembers: number;
+  presenceWatchers: number;
+}
+
+interface ChannelState {
+  readonly name: string;
+  readonly history: HistoryBuffer;
+  readonly subscribers: Set<MemorySubscription>;
+}
+
+/**
+ * The embedded broker: everything in one process, nothing persisted.
+ *
+ * Ids are `<epoch>:<position>` where the position comes from one counter for the whole
+ * broker: ascending within every channel (not contiguous), and never reused even when an
+ * idle channel's state is forgotten and later recreated — a recreated channel treats older
+ * cursors as `expired` rather than misreading them. Cursor rules: see `resolveCursor`.
+ *
+ * Data is stored and delivered by reference, not cloned: publishers hand over JSON values
+ * and must not mutate them afterwards; transports serialize on the way out.
+ *
+ * Channel state is bounded: it exists only while a channel has subscribers or retained
+ * history; idle channels whose history aged out are swept lazily on each call (no timers),
+ * and `maxChannels` caps the rest.
+ */
+export class MemoryBroker implements Broker {
+  readonly epoch: string;
+  readonly #limits: Required<Omit<MemoryBrokerOptions, 'now' | 'epoch'>>;
+  readonly #now: () => number;
+  readonly #channels = new Map<string, ChannelState>();
+  /** Channels without subscribers, least recently active first (the eviction order). */
+  readonly #idle = new Map<string, ChannelState>();
+  readonly #presence = new MemoryPresence();
+  #sequence = 0;
+  #closed = false;
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    const d = MEMORY_BROKER_DEFAULTS;
+    this.#limits = {
+      historyLimit: count('historyLimit', options.historyLimit ?? d.historyLimit, 0),
+      historyMaxAge:
+        options.historyMaxAge === null
+          ? null
+          : count('historyMaxAge', options.historyMaxAge ?? d.historyMaxAge ?? 0, 1),
+      subscriberQueueLimit: count(
+        'subscriberQueueLimit',
+        options.subscriberQueueLimit ?? d.subscriberQueueLimit,
+        1,
+      ),
+      overflow: policy(options.overflow ?? d.overflow),
+      presenceQueueLimit: count(
+        'presenceQueueLimit',
+        options.presenceQueueLimit ?? d.presenceQueueLimit,
+        1,
+      ),
+      maxChannels: count('maxChannels', options.maxChannels ?? d.maxChannels, 1),
+    };
+    this.#now = options.now ?? Date.now;
+    this.epoch = options.epoch ?? newEpoch(this.#now());
+    positionId(this.epoch, 0); // throws now, not at the first publish, if the epoch is unusable
+  }
+
+  async publish(channel: string, input: PublishInput): Promise<string> {
+    this.#assertOpen();
+    assertChannelName(channel);
+    if (input.event !== undefined && typeof input.event !== 'string') {
+      throw new SluiceError('invalid_argument', 'publish: event must be a string');
+    }
+    const now = this.#now();
+    this.#sweep(now);
+    const state = this.#channel(channel);
+    const position = ++this.#sequence;
+    const id = positionId(this.epoch, position);
+    const message: BrokerMessage = { id, channel, data: input.data, time: now };
+    if (input.event !== undefined) message.event = input.event;
+    state.history.expire(now);
+    state.history.append(position, message);
+    if (state.subscribers.size === 0) this.#touchIdle(state);
+    const entry = { position, message };
+    for (const subscriber of state.subscribers) subscriber.enqueue(entry);
+    return id;
+  }
+
+  /**
+   * Registers the subscriber before returning: a message published after `subscribe()`
+   * returns is delivered, whether or not iteration has started. With `since`, the cursor is
+   * checked right away and history after it is replayed first (a gap signal leads when the
+   * cursor cannot be honoured). Invalid channel names and options throw here; subscribing
+   * to a closed broker yields an iterator whose first `next()` throws `broker_closed`.
+   */
+  subscribe(
+    channel: string,
+    options: SubscribeOptions = {},
+  ): AsyncIterableIterator<SubscriptionItem> {
+    assertChannelName(channel);
+    const queueLimit = count(
+      'queueLimit',
+      options.queueLimit ?? this.#limits.subscriberQueueLimit,
+      1,
+    );
+    const overflow = policy(options.overflow ?? this.#limits.overflow);
+    const base = { queueLimit, overflow, ...optional('since', options.since) };
+    const source = { channel, epoch: this.epoch, now: this.#now };
+    if (this.#closed || options.signal?.aborted) {
+      const history = new HistoryBuffer({ limit: 0, maxAge: null, floor: this.#sequence });
+      const error = this.#closed ? closedError() : undefined;
+      return new MemorySubscription(
+        { ...source, history },
+        { ...base, ...optional('error', error), ...optional('signal', options.signal) },
+      );
+    }
+    this.#sweep(this.#now());
+    const state = this.#channel(channel);
+    const subscription: MemorySubscription = new MemorySubscription(
+      { ...source, history: state.history },
+      {
+        ...base,
+        ...optional('signal', options.signal),
+        onEnd: () => this.#detach(state, subscription),
+      },
+    );
+    if (state.subscribers.size === 0) this.#idle.delete(channel);
+    state.subscribers.add(subscription);
+    return subscription;
+  }
+
+  async history(channel: string, options: HistoryOptions = {}): Promise<HistoryResult> {
+    this.#assertOpen();
+    assertChannelName(channel);
+    const limit = options.limit === undefined ? Infinity : count('limit', options.limit, 0);
+    const now = this.#now();
+    this.#sweep(now);
+    const history = this.#channels.get(channel)?.history;
+    history?.expire(now);
+    if (options.since === undefined) return { messages: history?.tail(limit) ?? [] };
+    const resolved = resolveCursor(options.since, {
+      epoch: this.epoch,
+      last: history?.last ?? this.#sequence,
+      trimmedThrough: history?.trimmedThrough ?? this.#sequence,
+    });
+    const messages = history?.slice(resolved.position, limit) ?? [];
+    if (!resolved.reason) return { messages };
+    const gap: GapSignal = {
+      type: 'gap',
+      channel,
+      reason: resolved.reason,
+      requested: options.since,
+      resumeAfter: null,
+    };
+    return { messages, gap };
+  }
+
+  async join(channel: string, member: PresenceMember): Promise<() => Promise<void>> {
+    this.#assertOpen();
+    assertChannelName(channel);
+    if (typeof member.clientId !== 'string' || member.clientId.length === 0) {
+      throw new SluiceError('invalid_argument', 'join: member.clientId must be a non-empty string');
+    }
+    const leave = this.#presence.join(channel, member);
+    return async () => leave();
+  }
+
+  async members(channel: string): Promise<PresenceMember[]> {
+    this.#assertOpen();
+    assertChannelName(channel);
+    return this.#presence.members(channel);
+  }
+
+  presence(channel: string, options: PresenceOptions = {}): AsyncIterableIterator<PresenceChange> {
+    assertChannelName(channel);
+    const queueLimit = count(
+      'queueLimit',
+      options.queueLimit ?? this.#limits.presenceQueueLimit,
+      1,
+    );
+    const error = this.#closed ? closedError() : undefined;
+    return this.#presence.watch(channel, {
+      queueLimit,
+      ...optional('signal', options.signal),
+      ...optional('error', error),
+    });
+  }
+
+  /** Ends every subscription and presence watcher; later calls reject with `broker_closed`. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const state of [...this.#channels.values()]) {
+      for (const subscription of [...state.subscribers]) subscription.end();
+    }
+    this.#channels.clear();
+    this.#idle.clear();
+    this.#presence.close();
+  }
+
+  stats(): MemoryBrokerStats {
+    if (!this.#closed) this.#sweep(this.#now());
+    let subscribers = 0;
+    let queuedMessages = 0;
+    let retainedMessages = 0;
+    for (const state of this.#channels.values()) {
+      subscribers += state.subscribers.size;
+      retainedMessages += state.history.size;
+      for (const subscription of state.subscribers) queuedMessages += subscription.queued;
+    }
+    const presence = this.#presence.stats();
+    return {
+      channels: this.#channels.size,
+      subscribers,
+      queuedMessages,
+      retainedMessages,
+      presenceChannels: presence.channels,
+      presenceMembers: presence.members,
+      presenceWatchers: presence.watchers,
+    };
+  }
+
+  #channel(name: string): ChannelState {
+    const existing = this.#channels.get(name);
+    if (existing) return existing;
+    // Make room: forget the least recently active channel nobody is subscribed to.
+    while (this.#channels.size >= this.#limits.maxChannels && this.#idle.size > 0) {
+      const [oldest] = this.#idle.keys();
+      this.#drop(oldest!);
+    }
+    const state: ChannelState = {
+      name,
+      history: new HistoryBuffer({
+        limit: this.#limits.historyLimit,
+        maxAge: this.#limits.historyMaxAge,
+        floor: this.#sequence,
+      }),
+      subscribers: new Set(),
+    };
+    this.#channels.set(name, state);
+    this.#idle.set(name, state);
+    return state;
+  }
+
+  #detach(state: ChannelState, subscription: MemorySubscription): void {
+    state.subscribers.delete(subscription);
+    if (state.subscribers.size > 0 || this.#channels.get(state.name) !== state) return;
+    if (state.history.size === 0) this.#drop(state.name);
+    else this.#touchIdle(state);
+  }
+
+  #touchIdle(state: ChannelState): void {
+    if (state.history.size === 0) {
+      this.#drop(state.name); // nothing retained, nobody listening: nothing worth keeping
+      return;
+    }
+    this.#idle.delete(state.name);
+    this.#idle.set(state.name, state);
+  }
+
+  /** Forgets idle channels whose history aged out, oldest activity first; stops at a live one. */
+  #sweep(now: number): void {
+    if (this.#limits.historyMaxAge === null) return;
+    for (const state of this.#idle.values()) {
+      state.history.expire(now);
+      if (state.history.size > 0) return;
+      this.#drop(state.name);
+    }
+  }
+
+  #drop(name: string): void {
+    this.#channels.delete(name);
+    this.#idle.delete(name);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw closedError();
+  }
+}
+
+export function createMemoryBroker(options?: MemoryBrokerOptions): MemoryBroker {
+  return new MemoryBroker(options);
+}
+
+function closedError(): SluiceError {
+  return new SluiceError('broker_closed', 'The broker is closed', { status: 503 });
+}
+
+function count(name: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new SluiceError('invalid_argument', `${name} must be an integer >= ${min}, got ${value}`);
+  }
+  return value;
+}
+
+function policy(value: SubscriberOverflowPolicy): SubscriberOverflowPolicy {
+  if (value !== 'resync' && value !== 'error') {
+    throw new SluiceError(
+      'invalid_argument',
+      `overflow must be "resync" or "error", got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** `{ [key]: value }` or `{}`: keeps `exactOptionalPropertyTypes` happy without branches. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}

@@ -1,0 +1,145 @@
+import { SluiceError } from '../core/errors.js';
+import { RingBuffer } from './ring-buffer.js';
+
+export interface QueueIteratorOptions {
+  /** Items buffered before `overflow()` runs. */
+  queueLimit: number;
+  /** Aborting ends iteration (the iterator returns, it does not throw). */
+  signal?: AbortSignal;
+  /** Runs once when iteration ends for any reason: the owner unregisters the listener here. */
+  onEnd?: () => void;
+  /** Start failed: the first `next()` throws it (e.g. subscribing to a closed broker). */
+  error?: SluiceError;
+}
+
+/**
+ * The push-to-pull bridge under every broker stream: the broker pushes with `enqueue()`
+ * synchronously at publish time, the consumer pulls with `next()`. The queue is bounded;
+ * what happens when it is full is the subclass's policy (`overflow()`, by default the stream
+ * fails with `slow_consumer`). Ending — by `return()` (breaking out of `for await`), the
+ * abort signal, `end()` or a failure — clears the queue, removes the abort listener and calls
+ * `onEnd` exactly once, so nothing outlives the stream.
+ */
+export abstract class QueueIterator<T, Q = T> implements AsyncIterableIterator<T> {
+  protected readonly queue: RingBuffer<Q>;
+  #status: 'open' | 'failed' | 'done' = 'open';
+  #error: SluiceError | undefined;
+  #waiter: { promise: Promise<void>; resolve: () => void } | undefined;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = (): void => this.end();
+  #onEnd: (() => void) | undefined;
+
+  constructor(options: QueueIteratorOptions) {
+    this.queue = new RingBuffer(options.queueLimit);
+    this.#onEnd = options.onEnd;
+    if (options.error) {
+      this.#status = 'failed';
+      this.#error = options.error;
+      this.#onEnd = undefined;
+    } else if (options.signal?.aborted) {
+      this.#status = 'done';
+      this.#onEnd = undefined;
+    } else if (options.signal) {
+      this.#signal = options.signal;
+      this.#signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  /** Still receiving (not ended, not failed). */
+  get active(): boolean {
+    return this.#status === 'open';
+  }
+
+  /** Items waiting to be pulled. */
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /** Called by the producer; never blocks. */
+  enqueue(item: Q): void {
+    if (this.#status !== 'open') return;
+    if (!this.queue.push(item)) this.overflow(item);
+    this.wake();
+  }
+
+  /**
+   * Ends iteration: pending and future `next()` calls resolve `done`. Idempotent; a failure
+   * already recorded is still thrown first.
+   */
+  end(): void {
+    if (this.#status !== 'open') return;
+    this.#status = 'done';
+    this.#release();
+  }
+
+  /** Ends iteration with an error: the next `next()` throws it once, then `done`. */
+  fail(error: SluiceError): void {
+    if (this.#status !== 'open') return;
+    this.#status = 'failed';
+    this.#error = error;
+    this.#release();
+  }
+
+  async next(): Promise<IteratorResult<T, undefined>> {
+    for (;;) {
+      const error = this.#error;
+      if (this.#status === 'failed' && error) {
+        this.#status = 'done';
+        this.#error = undefined;
+        throw error;
+      }
+      if (this.#status === 'done') return { done: true, value: undefined };
+      const item = this.take();
+      if (item !== undefined) return { done: false, value: item };
+      await this.#wait();
+    }
+  }
+
+  async return(): Promise<IteratorResult<T, undefined>> {
+    this.end();
+    this.#status = 'done'; // the consumer walked away: a pending failure no longer matters
+    this.#error = undefined;
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** The next item to hand out, or undefined to wait for `wake()`. */
+  protected abstract take(): T | undefined;
+
+  /** The queue is full and `item` did not fit. Default policy: fail with `slow_consumer`. */
+  protected overflow(item: Q): void {
+    void item;
+    this.fail(
+      new SluiceError('slow_consumer', 'The consumer fell behind and its queue overflowed', {
+        details: { queueLimit: this.queue.capacity },
+      }),
+    );
+  }
+
+  protected wake(): void {
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.resolve();
+  }
+
+  #wait(): Promise<void> {
+    if (!this.#waiter) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#waiter = { promise, resolve };
+    }
+    return this.#waiter.promise;
+  }
+
+  #release(): void {
+    this.queue.clear();
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    const onEnd = this.#onEnd;
+    this.#onEnd = undefined;
+    onEnd?.();
+    this.wake();
+  }
+}
