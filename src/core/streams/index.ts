@@ -2,3 +2,5 @@
 // compressStream, which loads node:zlib on first use.
 export * from './from-async-iterable.js';
 export * from './to-async-iterable.js';
+export * from './buffer-monitor.js';
+export * from './monitor-backpressure.js';
