@@ -1,0 +1,7 @@
+export * from './handler.js';
+export * from './compose.js';
+export * from './config.js';
+export * from './channels-handler.js';
+export * from './node-adapter.js';
+export * from './read-body.js';
+export * from './server.js';

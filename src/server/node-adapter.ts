@@ -1,0 +1,180 @@
+/**
+ * Node `http`/`http2` adapter for Web-standard handlers. It only converts: a Node request
+ * becomes a `Request` whose signal fires on disconnect, and a `Response` body is written
+ * with backpressure (the next chunk is read only after the socket drained), so a slow
+ * client holds the handler's stream back instead of growing Node's write buffer.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { Readable } from 'node:stream';
+import { SluiceError } from '../core/errors.js';
+import type { RequestContext, RouteHandler } from './handler.js';
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
+
+/** Headers that are connection-specific: forbidden on HTTP/2 responses. */
+const HTTP1_ONLY_HEADERS = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade'];
+
+export interface NodeHandlerOptions {
+  /** Aborts every in-flight request's signal (server shutdown). */
+  signal?: AbortSignal;
+  /** Answer for requests no handler took. Defaults to a 404 JSON error. */
+  notFound?: (request: Request) => Response;
+  /** Called with errors a handler threw; the client gets a 500 JSON error. */
+  onError?: (error: unknown) => void;
+}
+
+export function toNodeHandler(
+  handler: RouteHandler,
+  options: NodeHandlerOptions = {},
+): (req: NodeRequest, res: NodeResponse) => void {
+  return (req, res) => {
+    void serve(handler, req, res, options);
+  };
+}
+
+async function serve(
+  handler: RouteHandler,
+  req: NodeRequest,
+  res: NodeResponse,
+  options: NodeHandlerOptions,
+): Promise<void> {
+  const disconnect = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) disconnect.abort(new SluiceError('aborted', 'Client disconnected'));
+  };
+  res.once('close', onClose);
+  const signal = options.signal
+    ? AbortSignal.any([disconnect.signal, options.signal])
+    : disconnect.signal;
+  const context: RequestContext = {
+    signal,
+    remoteAddress: req.socket.remoteAddress,
+    httpVersion: req.httpVersion,
+  };
+  let response: Response;
+  try {
+    const request = toRequest(req, signal);
+    response = (await handler(request, context)) ?? (options.notFound ?? defaultNotFound)(request);
+  } catch (error) {
+    options.onError?.(error);
+    response = errorResponse(error);
+  }
+  try {
+    await writeResponse(response, res, req.httpVersion);
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+export function toRequest(req: NodeRequest, signal: AbortSignal): Request {
+  const host = req.headers[':authority'] ?? req.headers.host ?? 'localhost';
+  const url = new URL(req.url ?? '/', `http://${String(host)}`);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else headers.set(name, value);
+  }
+  const method = req.method ?? 'GET';
+  const hasBody = method !== 'GET' && method !== 'HEAD';
+  return new Request(url, {
+    method,
+    headers,
+    signal,
+    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
+  });
+}
+
+async function writeResponse(
+  response: Response,
+  res: NodeResponse,
+  httpVersion: string,
+): Promise<void> {
+  const http2 = httpVersion.startsWith('2');
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (http2 && HTTP1_ONLY_HEADERS.includes(name)) return;
+    if (name === 'set-cookie') return;
+    headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
+  (res as ServerResponse).writeHead(response.status, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  // Streams start at once: the status line and headers go out before the first event.
+  (res as ServerResponse).flushHeaders();
+  const socket = 'socket' in res ? res.socket : null;
+  if (socket && 'setNoDelay' in socket) socket.setNoDelay(true);
+
+  const reader = response.body.getReader();
+  const onClose = () => {
+    reader.cancel(new SluiceError('aborted', 'Client disconnected')).catch(() => undefined);
+  };
+  res.once('close', onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) return;
+      if (!(res as ServerResponse).write(value)) await drained(res);
+    }
+    res.end();
+  } catch {
+    // The body errored (e.g. a stalled SSE client was cut off): end the connection without
+    // a clean terminator so the client knows the stream broke and resumes.
+    res.destroy();
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+function drained(res: NodeResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
+
+function defaultNotFound(request: Request): Response {
+  const path = new URL(request.url).pathname;
+  return errorResponse(new SluiceError('not_found', `No route for ${request.method} ${path}`));
+}
+
+/** HTTP statuses of the codes that reach HTTP responses (docs/errors.md lists them all). */
+export const STATUS_BY_CODE: Partial<Record<SluiceError['code'], number>> = {
+  bad_request: 400,
+  invalid_json: 400,
+  invalid_channel: 400,
+  invalid_event_name: 400,
+  reserved_event_name: 400,
+  invalid_argument: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unauthorized: 401,
+  forbidden: 403,
+  too_many_requests: 429,
+  too_many_connections: 429,
+  shutting_down: 503,
+};
+
+/** The JSON error response every route uses: `{ "error": { "code", "message" } }`. */
+export function errorResponse(error: unknown, headers?: HeadersInit): Response {
+  const sluiceError =
+    error instanceof SluiceError
+      ? error
+      : new SluiceError('internal_error', 'Internal server error', { cause: error });
+  const status = sluiceError.status ?? STATUS_BY_CODE[sluiceError.code] ?? 500;
+  return Response.json(sluiceError.toJSON(), { status, headers });
+}

@@ -1,0 +1,49 @@
+import { SluiceError } from '../core/errors.js';
+
+/**
+ * Reads a request body as JSON with a hard byte limit: the declared Content-Length is
+ * checked first, then the bytes actually received (a lying or absent length cannot make
+ * us buffer more than `limit`).
+ */
+export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
+  const type = request.headers.get('content-type');
+  if (type !== null && !/^application\/([a-z.+-]*\+)?json\b/i.test(type.trim())) {
+    throw new SluiceError('unsupported_media_type', 'Send the body as application/json', {
+      status: 415,
+    });
+  }
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const text = await readText(request, limit);
+  if (text.trim() === '') throw new SluiceError('invalid_json', 'The request body is empty');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new SluiceError('invalid_json', 'The request body is not valid JSON', { cause: error });
+  }
+}
+
+async function readText(request: Request, limit: number): Promise<string> {
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const decoder = new TextDecoder();
+  let size = 0;
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(limit);
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
+function tooLarge(limit: number): SluiceError {
+  return new SluiceError('payload_too_large', `The request body is larger than ${limit} bytes`, {
+    status: 413,
+  });
+}

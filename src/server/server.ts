@@ -1,0 +1,113 @@
+/**
+ * The runnable hub: one `http.Server` with the channels API, health, and the features
+ * mounted beside them. Graceful shutdown: stop accepting, end every open stream cleanly
+ * (SSE bodies close, so clients reconnect elsewhere with Last-Event-ID), then cut what is
+ * still open after `shutdownTimeout`.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Broker } from '../broker/types.js';
+import { createMemoryBroker } from '../broker/memory-broker.js';
+import { SluiceError } from '../core/errors.js';
+import { createChannelsHandler } from './channels-handler.js';
+import { composeHandlers } from './compose.js';
+import { SERVER_DEFAULTS, type ServerConfig } from './config.js';
+import type { RouteHandler } from './handler.js';
+import { createIndexPage } from './index-page.js';
+import { toNodeHandler } from './node-adapter.js';
+
+export interface SluiceServerOptions {
+  config?: Partial<ServerConfig>;
+  /** Defaults to the embedded memory broker built from the config's history limits. */
+  broker?: Broker;
+  /** Extra handlers tried before the built-in ones. */
+  handlers?: RouteHandler[];
+  /** Called with unexpected handler errors (the client gets a 500). */
+  onError?: (error: unknown) => void;
+}
+
+export interface SluiceServer {
+  readonly server: http.Server;
+  readonly broker: Broker;
+  readonly config: ServerConfig;
+  /** Fires when shutdown begins: long-lived streams end on it. */
+  readonly shutdownSignal: AbortSignal;
+  /** Resolves once listening; gives the base URL (`http://host:port`). */
+  listen(): Promise<string>;
+  /** Graceful shutdown; resolves when every connection is closed. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function createSluiceServer(options: SluiceServerOptions = {}): SluiceServer {
+  const config: ServerConfig = { ...SERVER_DEFAULTS, ...options.config };
+  const ownsBroker = options.broker === undefined;
+  const broker =
+    options.broker ??
+    createMemoryBroker({
+      historyLimit: config.historyLimit,
+      historyMaxAge: config.historyMaxAge,
+    });
+  const shutdown = new AbortController();
+  const startedAt = Date.now();
+  let closing: Promise<void> | undefined;
+
+  const health: RouteHandler = (request) => {
+    if (new URL(request.url).pathname !== '/healthz') return undefined;
+    return Response.json({
+      status: shutdown.signal.aborted ? 'shutting_down' : 'ok',
+      uptime: Math.round((Date.now() - startedAt) / 1000),
+    });
+  };
+
+  const handler = composeHandlers(
+    ...(options.handlers ?? []),
+    health,
+    createChannelsHandler({
+      broker,
+      maxBodySize: config.maxBodySize,
+      keepAlive: config.keepAlive,
+      stallTimeout: config.stallTimeout,
+      retry: config.retry,
+    }),
+    createIndexPage(),
+  );
+
+  const server = http.createServer(
+    toNodeHandler(handler, {
+      signal: shutdown.signal,
+      ...(options.onError ? { onError: options.onError } : {}),
+    }),
+  );
+
+  return {
+    server,
+    broker,
+    config,
+    shutdownSignal: shutdown.signal,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          const { port } = server.address() as AddressInfo;
+          const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+          resolve(`http://${host}:${port}`);
+        });
+      }),
+    close: () => {
+      closing ??= (async () => {
+        shutdown.abort(new SluiceError('shutting_down', 'The server is shutting down'));
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Streams end on the shutdown signal; their keep-alive connections then turn idle.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);
+        server.closeIdleConnections();
+        await closed;
+        clearInterval(sweep);
+        clearTimeout(force);
+        if (ownsBroker) await broker.close();
+      })();
+      return closing;
+    },
+  };
+}

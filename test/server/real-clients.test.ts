@@ -1,0 +1,110 @@
+/**
+ * Third-party clients against the running server: the `eventsource` package (a spec
+ * EventSource for Node), Node's fetch, and `curl -N`.
+ */
+import { spawn } from 'node:child_process';
+import { EventSource } from 'eventsource';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+beforeEach(async () => {
+  server = await startServer({ keepAlive: 1000, retry: 20 });
+});
+afterEach(async () => {
+  await server.close();
+});
+
+interface Received {
+  id: string;
+  data: string;
+}
+
+describe('real clients', () => {
+  it('the eventsource package receives named and unnamed events with ids', async () => {
+    const source = new EventSource(`${server.url}/v1/channels/es/events`);
+    const got: { type: string; id: string; data: string }[] = [];
+    const done = new Promise<void>((resolve) => {
+      source.onmessage = (e) =>
+        got.push({ type: e.type, id: e.lastEventId, data: e.data as string });
+      source.addEventListener('alert', (e) => {
+        got.push({ type: e.type, id: e.lastEventId, data: e.data as string });
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve) => (source.onopen = () => resolve()));
+    const a = await server.publish('es', { n: 1 });
+    const b = await server.publish('es', 'two', 'alert');
+    await done;
+    source.close();
+    expect(got).toEqual([
+      { type: 'message', id: a, data: '{"n":1}' },
+      { type: 'alert', id: b, data: '"two"' },
+    ]);
+  });
+
+  it('curl -N streams the events as they are published', async () => {
+    const curl = spawn('curl', ['-sN', `${server.url}/v1/channels/curl/events`]);
+    let output = '';
+    curl.stdout.setEncoding('utf8');
+    const seen = new Promise<void>((resolve) => {
+      curl.stdout.on('data', (chunk: string) => {
+        output += chunk;
+        if (output.includes('"third"')) resolve();
+      });
+    });
+    // The first bytes (": ok") arrive before any event: the stream is open.
+    await new Promise<void>((resolve) => curl.stdout.once('data', () => resolve()));
+    const ids = [
+      await server.publish('curl', 'first'),
+      await server.publish('curl', 'second'),
+      await server.publish('curl', 'third'),
+    ];
+    await seen;
+    curl.kill();
+    for (const id of ids) expect(output).toContain(`id: ${id}\n`);
+    expect(output).toMatch(/data: "first"\n\n[^]*data: "second"\n\n[^]*data: "third"\n\n/);
+  });
+
+  it('Node fetch reads the stream and its abort ends the server side', async () => {
+    const abort = new AbortController();
+    const response = await fetch(`${server.url}/v1/channels/f/events`, { signal: abort.signal });
+    const reader = response.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain(': ok');
+    abort.abort();
+    await expect(reader.read()).rejects.toThrow();
+    // The server released the socket: shutdown finishes without waiting for the deadline.
+    expect(server.cutStreams()).toBeLessThanOrEqual(1);
+  });
+
+  it('1,000 events with connections cut at random points arrive exactly once, in order', async () => {
+    const total = 1000;
+    const source = new EventSource(`${server.url}/v1/channels/chaos/events`);
+    const received: Received[] = [];
+    let opens = 0;
+    source.onopen = () => opens++;
+    const finished = new Promise<void>((resolve) => {
+      source.onmessage = (e) => {
+        received.push({ id: e.lastEventId, data: e.data as string });
+        if (received.length >= total) resolve();
+      };
+    });
+    await new Promise<void>((resolve) =>
+      source.addEventListener('open', () => resolve(), { once: true }),
+    );
+    const published: Received[] = [];
+    let cuts = 0;
+    for (let i = 0; i < total; i++) {
+      const id = await server.publish('chaos', i);
+      published.push({ id, data: String(i) });
+      // Cut the stream at random points, about every 60 events.
+      if (Math.random() < 1 / 60 && server.cutStreams() > 0) cuts++;
+    }
+    await finished;
+    source.close();
+    expect(cuts).toBeGreaterThan(3);
+    expect(opens).toBeGreaterThan(cuts / 2);
+    expect(received).toEqual(published);
+  });
+});

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { isSluiceError } from '../../src/core/errors.js';
+import { createSseResponse, getLastEventId } from '../../src/sse/response.js';
+import type { SseFields } from '../../src/sse/encoder.js';
+import { blocks, countTimers, readUntil } from '../helpers/sse-text.js';
+
+/** An endless source that records how often it was pulled and whether it was released. */
+function countingSource(payload = 'x'.repeat(1000)) {
+  const state = { pulls: 0, returned: 0 };
+  const iterable: AsyncIterable<SseFields> = {
+    [Symbol.asyncIterator]: () => ({
+      next: async () => {
+        state.pulls++;
+        return { done: false, value: { id: String(state.pulls), data: payload } };
+      },
+      return: async () => {
+        state.returned++;
+        return { done: true, value: undefined };
+      },
+    }),
+  };
+  return { state, iterable };
+}
+
+const tick = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('createSseResponse', () => {
+  it('sets the SSE headers, and Connection only on HTTP/1.x', async () => {
+    const h1 = createSseResponse(countingSource().iterable, { httpVersion: '1.1' });
+    expect(h1.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(h1.headers.get('cache-control')).toBe('no-cache, no-transform');
+    expect(h1.headers.get('x-accel-buffering')).toBe('no');
+    expect(h1.headers.get('connection')).toBe('keep-alive');
+    const h2 = createSseResponse(countingSource().iterable, {
+      httpVersion: '2.0',
+      headers: { connection: 'keep-alive', 'x-extra': '1' },
+    });
+    expect(h2.headers.get('connection')).toBeNull();
+    expect(h2.headers.get('x-extra')).toBe('1');
+    await h1.body?.cancel();
+    await h2.body?.cancel();
+  });
+
+  it('sends retry first, then the events with ids', async () => {
+    async function* source(): AsyncGenerator<SseFields> {
+      yield { id: '1', data: 'a\nb' };
+      yield { id: '2', event: 'tick', data: '{"n":2}' };
+    }
+    const response = createSseResponse(source(), { retry: 2500, keepAlive: null });
+    const text = await new Response(response.body).text();
+    expect(text.startsWith('retry: 2500\n')).toBe(true);
+    expect(text).toContain('id: 1\ndata: a\ndata: b\n\n');
+    expect(blocks(text).slice(-1)).toEqual([{ id: '2', event: 'tick', data: '{"n":2}' }]);
+  });
+
+  it('does not pull the source while the client is not reading', async () => {
+    const { state, iterable } = countingSource();
+    const response = createSseResponse(iterable, { highWaterMark: 8 * 1024, keepAlive: null });
+    await tick(50);
+    // About highWaterMark / event size events are buffered, and no more.
+    expect(state.pulls).toBeGreaterThan(0);
+    expect(state.pulls).toBeLessThanOrEqual(10);
+    const pullsBefore = state.pulls;
+    await tick(50);
+    expect(state.pulls).toBe(pullsBefore);
+    await response.body!.cancel();
+    expect(state.returned).toBe(1);
+  });
+
+  it('disconnects a client stalled past stallTimeout and releases the source', async () => {
+    const { state, iterable } = countingSource();
+    let closeReason: string | undefined;
+    const response = createSseResponse(iterable, {
+      highWaterMark: 4096,
+      stallTimeout: 60,
+      keepAlive: null,
+      onClose: (reason) => (closeReason = reason),
+    });
+    await tick(150);
+    expect(closeReason).toBe('stall');
+    expect(state.returned).toBe(1);
+    const reader = response.body!.getReader();
+    let error: unknown;
+    try {
+      for (;;) if ((await reader.read()).done) break;
+    } catch (e) {
+      error = e;
+    }
+    expect(isSluiceError(error, 'slow_consumer')).toBe(true);
+  });
+
+  it('sends keepalive comments and clears every timer on disconnect', async () => {
+    const timersBefore = countTimers();
+    let released = false;
+    // A source that never yields: it waits until the stream ends.
+    // eslint-disable-next-line require-yield
+    async function* quiet(context: { signal: AbortSignal }): AsyncGenerator<SseFields> {
+      try {
+        await new Promise((_, reject) =>
+          context.signal.addEventListener('abort', () => reject(context.signal.reason as Error)),
+        );
+      } finally {
+        released = true;
+      }
+    }
+    const response = createSseResponse((context) => quiet(context), {
+      keepAlive: 20,
+      stallTimeout: 10_000,
+    });
+    const text = await readUntil(response.body!, (t) => t.split(':\n').length > 3);
+    expect(text.startsWith(': ok\n')).toBe(true);
+    await tick(10);
+    expect(released).toBe(true);
+    expect(countTimers()).toBe(timersBefore);
+  });
+
+  it('ends on the request signal and calls return() on the source exactly once', async () => {
+    const { state, iterable } = countingSource('y');
+    const abort = new AbortController();
+    const request = new Request('http://x/events', { signal: abort.signal });
+    const response = createSseResponse(iterable, { request, keepAlive: 1000 });
+    const reader = response.body!.getReader();
+    await reader.read();
+    abort.abort();
+    for (;;) if ((await reader.read()).done) break;
+    expect(state.returned).toBe(1);
+  });
+
+  it('hands Last-Event-ID (header first, then ?lastEventId=) to the source', async () => {
+    const seen: (string | undefined)[] = [];
+    const make = (request: Request) =>
+      createSseResponse(
+        async function* ({ lastEventId }): AsyncGenerator<SseFields> {
+          seen.push(lastEventId);
+          yield { data: 'x' };
+        },
+        { request, keepAlive: null },
+      );
+    await make(new Request('http://x/e', { headers: { 'last-event-id': 'a:1' } })).text();
+    await make(new Request('http://x/e?lastEventId=b:2')).text();
+    await make(new Request('http://x/e')).text();
+    expect(seen).toEqual(['a:1', 'b:2', undefined]);
+    const both = new Request('http://x/e?lastEventId=q', { headers: { 'last-event-id': 'h' } });
+    expect(getLastEventId(both)).toBe('h');
+  });
+
+  it('rejects an invalid retry value with a coded error', () => {
+    expect(() => createSseResponse(countingSource().iterable, { retry: -1 })).toThrow(/retry/);
+  });
+});
