@@ -8,6 +8,7 @@ export type SluiceErrorCode =
   | 'aborted'
   | 'buffer_overflow'
   | 'slow_consumer'
+  | 'queue_closed'
   | 'invalid_argument'
   // sse codec
   | 'sse_event_too_large'
