@@ -18,6 +18,7 @@ export type SluiceErrorCode =
   | 'sse_bad_content_type'
   | 'sse_inactivity_timeout'
   | 'sse_network_error'
+  | 'sse_retries_exhausted'
   // broker
   | 'broker_closed'
   | 'invalid_cursor'

@@ -1,0 +1,3 @@
+export * from './sse-client.js';
+export * from './sse-client-policy.js';
+export * from './sse-client-types.js';
