@@ -1,0 +1,315 @@
+/**
+ * The incremental `text/event-stream` parser (WHATWG HTML §9.2.6), free of I/O: feed it
+ * bytes or strings in any chunking and it calls back per event. Rule ids (P…, F…) refer
+ * to the conformance table in test/sse/conformance-cases.ts.
+ *
+ * Linear time whatever the chunking (P19): an incomplete line is kept as an array of
+ * fragments and joined once when its terminator arrives; the next CR, LF and `:` positions
+ * are searched forward from the current line only, never from the start of the buffer.
+ *
+ * Size cap and its policy: no line and no event's data may exceed `maxEventSize`
+ * characters (UTF-16 code units), counting the line being read plus the data already
+ * buffered for the event. Past it the parser reports `sse_event_too_large` (to `onError`,
+ * or thrown from `feed()` once the chunk is processed when there is no `onError`), drops
+ * the event (its data, type and id), buffers nothing more and skips input up to the next
+ * blank line, where it resynchronises and parses the following events normally.
+ */
+import { SluiceError } from '../core/errors.js';
+import { Utf8StreamDecoder } from './utf8-stream-decoder.js';
+
+export interface SseEvent {
+  /** The event type; 'message' when the block had no (or an empty) `event` field. */
+  event: string;
+  data: string;
+  /** The persistent last-event-ID string at dispatch (F5/F6), not just this block's id. */
+  lastEventId: string;
+}
+
+export interface ParserCallbacks {
+  onEvent(event: SseEvent): void;
+  /** A comment line, without its `:` and one following space. */
+  onComment?(text: string): void;
+  /** A valid `retry` field (only ASCII digits), when processed (F9). Not clamped (F10 is the client's). */
+  onRetry?(ms: number): void;
+  /**
+   * The last-event-ID string was set at the end of a block with a valid `id` field, even if
+   * the block had no data (F7). Called before `onEvent` for the same block.
+   */
+  onId?(id: string): void;
+  /** `sse_event_too_large`; without this callback `feed()` throws it instead. */
+  onError?(error: SluiceError): void;
+}
+
+export interface ParserOptions {
+  /** Cap in characters on the line being read plus the event's buffered data; null = unlimited. */
+  maxEventSize?: number | null | undefined;
+}
+
+export const PARSER_DEFAULTS: Readonly<{ maxEventSize: number }> = Object.freeze({
+  maxEventSize: 8 * 1024 * 1024,
+});
+
+export interface SseParser {
+  /** Parses the next chunk. Calling `reset()`/`end()` from a callback drops the rest of it. */
+  feed(chunk: string | Uint8Array): void;
+  /** End of stream: discards a pending incomplete line and event, including its id (P17, F8). */
+  end(): void;
+  /** Starts a new stream (connection). Keeps `lastEventId` unless one is given. */
+  reset(options?: { lastEventId?: string }): void;
+  /** The last-event-ID string: the value to send as `Last-Event-ID` on reconnect. */
+  readonly lastEventId: string;
+}
+
+const LF = 10;
+const SPACE = 32;
+const COLON = 58;
+
+export function createParser(callbacks: ParserCallbacks, options: ParserOptions = {}): SseParser {
+  // Callbacks are called as methods of `callbacks`, so a class instance keeps its `this`.
+  const limit = resolveLimit(options.maxEventSize);
+  const decoder = new Utf8StreamDecoder();
+
+  // Incomplete line carried between chunks.
+  const pending: string[] = [];
+  let pendingLength = 0;
+  /** The last chunk ended with a CR: an LF starting the next one belongs to it (P9). */
+  let skipLF = false;
+  // The event being built (spec: data buffer, event type buffer, last event ID buffer).
+  let data = '';
+  let dataLines = 0;
+  let eventType = '';
+  let idBuffer = '';
+  let idInBlock = false;
+  let lastEventId = '';
+  // Overflow policy state: skipping input up to the next blank line.
+  let discarding = false;
+  let discardLineOpen = false;
+  let thrown: SluiceError | undefined;
+  // Bumped by reset()/end() so a scan in progress stops (a callback may reset the parser).
+  let generation = 0;
+  let feeding = false;
+  // Position of the next ':' in the text being scanned, searched forward only; -2 = not yet.
+  let colonAt = -2;
+
+  function feed(chunk: string | Uint8Array): void {
+    if (feeding) {
+      throw new SluiceError(
+        'invalid_argument',
+        'SseParser.feed() was called from one of its own callbacks',
+      );
+    }
+    feeding = true;
+    try {
+      scan(decoder.decode(chunk));
+    } finally {
+      feeding = false;
+    }
+    if (thrown !== undefined) {
+      const error = thrown;
+      thrown = undefined;
+      throw error;
+    }
+  }
+
+  function scan(text: string): void {
+    const n = text.length;
+    if (n === 0) return;
+    const gen = generation;
+    colonAt = -2;
+    let pos = 0;
+    if (skipLF) {
+      skipLF = false;
+      if (text.charCodeAt(0) === LF) pos = 1;
+    }
+    let lf = text.indexOf('\n', pos);
+    let cr = text.indexOf('\r', pos);
+    while (pos < n) {
+      if (lf !== -1 && lf < pos) lf = text.indexOf('\n', pos);
+      if (cr !== -1 && cr < pos) cr = text.indexOf('\r', pos);
+      let end: number;
+      if (cr === -1) {
+        if (lf === -1) break;
+        end = lf;
+      } else {
+        end = lf !== -1 && lf < cr ? lf : cr;
+      }
+      if (discarding) {
+        if (end === pos && !discardLineOpen) discarding = false; // blank line: resync
+        discardLineOpen = false;
+      } else if (pending.length > 0) {
+        pending.push(text.slice(pos, end));
+        const line = pending.join('');
+        pending.length = 0;
+        pendingLength = 0;
+        colonAt = -2;
+        processLine(line, 0, line.length);
+        colonAt = -2;
+      } else {
+        processLine(text, pos, end);
+      }
+      if (end === cr) {
+        // Act on the CR at once (P10) and swallow one LF after it, here or in the next chunk.
+        if (end + 1 < n) pos = text.charCodeAt(end + 1) === LF ? end + 2 : end + 1;
+        else {
+          skipLF = true;
+          pos = n;
+        }
+      } else {
+        pos = end + 1;
+      }
+      if (gen !== generation) return;
+    }
+    if (pos < n) {
+      if (discarding) {
+        discardLineOpen = true;
+      } else {
+        pending.push(pos === 0 ? text : text.slice(pos));
+        pendingLength += n - pos;
+        if (pendingLength + data.length > limit) overflow(true);
+      }
+    }
+  }
+
+  function processLine(text: string, start: number, end: number): void {
+    if (start === end) {
+      dispatch();
+      return;
+    }
+    if (end - start + data.length > limit) {
+      overflow(false);
+      return;
+    }
+    const c = text.charCodeAt(start);
+    // Fast paths for the common fields; a terminator (never a letter, ':' or ' ') may sit
+    // at `end`, so reading one past a short line is harmless.
+    if (
+      c === 100 && // data:
+      text.charCodeAt(start + 4) === COLON &&
+      text.charCodeAt(start + 1) === 97 &&
+      text.charCodeAt(start + 2) === 116 &&
+      text.charCodeAt(start + 3) === 97
+    ) {
+      appendData(text.slice(text.charCodeAt(start + 5) === SPACE ? start + 6 : start + 5, end));
+      return;
+    }
+    if (c === 105 && text.charCodeAt(start + 1) === 100 && text.charCodeAt(start + 2) === COLON) {
+      setId(text.slice(text.charCodeAt(start + 3) === SPACE ? start + 4 : start + 3, end));
+      return;
+    }
+    if (c === COLON) {
+      if (callbacks.onComment)
+        callbacks.onComment(
+          text.slice(text.charCodeAt(start + 1) === SPACE ? start + 2 : start + 1, end),
+        );
+      return;
+    }
+    if (colonAt === -2 || (colonAt !== -1 && colonAt < start)) colonAt = text.indexOf(':', start);
+    let field: string;
+    let value = '';
+    if (colonAt === -1 || colonAt >= end) {
+      field = text.slice(start, end); // no colon: the whole line names a field with an empty value (P14)
+    } else {
+      field = text.slice(start, colonAt);
+      value = text.slice(text.charCodeAt(colonAt + 1) === SPACE ? colonAt + 2 : colonAt + 1, end);
+    }
+    // Field names compare literally and case-sensitively; unknown ones are ignored (P15, P16).
+    switch (field) {
+      case 'data':
+        appendData(value);
+        break;
+      case 'event':
+        eventType = value;
+        break;
+      case 'id':
+        setId(value);
+        break;
+      case 'retry':
+        if (callbacks.onRetry && /^[0-9]+$/.test(value)) callbacks.onRetry(parseInt(value, 10));
+        break;
+    }
+  }
+
+  function appendData(value: string): void {
+    data = dataLines === 0 ? value : `${data}\n${value}`;
+    dataLines++;
+  }
+
+  function setId(value: string): void {
+    if (value.indexOf('\0') !== -1) return; // F4: the whole field is ignored
+    idBuffer = value;
+    idInBlock = true;
+  }
+
+  function dispatch(): void {
+    if (idInBlock) {
+      idInBlock = false;
+      lastEventId = idBuffer;
+      if (callbacks.onId) callbacks.onId(idBuffer);
+    }
+    if (dataLines === 0) {
+      eventType = ''; // F2/F3: no event, but the type buffer is reset
+      return;
+    }
+    const event: SseEvent = { event: eventType === '' ? 'message' : eventType, data, lastEventId };
+    data = '';
+    dataLines = 0;
+    eventType = '';
+    callbacks.onEvent(event);
+  }
+
+  function overflow(lineOpen: boolean): void {
+    clearEvent();
+    pending.length = 0;
+    pendingLength = 0;
+    discarding = true;
+    discardLineOpen = lineOpen;
+    const error = new SluiceError(
+      'sse_event_too_large',
+      `An SSE event exceeded maxEventSize (${limit} characters); it was dropped up to the next blank line`,
+      { details: { maxEventSize: limit } },
+    );
+    if (callbacks.onError) callbacks.onError(error);
+    else thrown ??= error;
+  }
+
+  function clearEvent(): void {
+    data = '';
+    dataLines = 0;
+    eventType = '';
+    idBuffer = lastEventId;
+    idInBlock = false;
+  }
+
+  function reset(resetOptions: { lastEventId?: string } = {}): void {
+    generation++;
+    decoder.reset();
+    pending.length = 0;
+    pendingLength = 0;
+    skipLF = false;
+    discarding = false;
+    discardLineOpen = false;
+    if (resetOptions.lastEventId !== undefined) lastEventId = resetOptions.lastEventId;
+    clearEvent();
+  }
+
+  return {
+    feed,
+    end: () => reset(),
+    reset,
+    get lastEventId() {
+      return lastEventId;
+    },
+  };
+}
+
+function resolveLimit(value: number | null | undefined): number {
+  if (value === null) return Infinity;
+  if (value === undefined) return PARSER_DEFAULTS.maxEventSize;
+  if (!(value > 0)) {
+    throw new SluiceError(
+      'invalid_argument',
+      `maxEventSize must be a positive number or null, got ${String(value)}`,
+    );
+  }
+  return value;
+}
