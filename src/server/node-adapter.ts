@@ -62,7 +62,10 @@ async function serve(
     response = errorResponse(error);
   }
   try {
-    await writeResponse(response, res, req.httpVersion);
+    // A body we refused unread (413, 415...) would otherwise keep the connection busy
+    // receiving bytes nobody reads: close it after the response instead.
+    const unread = 'complete' in req && !req.complete && !req.httpVersion.startsWith('2');
+    await writeResponse(response, res, req.httpVersion, unread);
   } finally {
     res.off('close', onClose);
   }
@@ -91,9 +94,10 @@ async function writeResponse(
   response: Response,
   res: NodeResponse,
   httpVersion: string,
+  closeAfter = false,
 ): Promise<void> {
   const http2 = httpVersion.startsWith('2');
-  const headers: Record<string, string | string[]> = {};
+  const headers: Record<string, string | string[]> = closeAfter ? { connection: 'close' } : {};
   response.headers.forEach((value, name) => {
     if (http2 && HTTP1_ONLY_HEADERS.includes(name)) return;
     if (name === 'set-cookie') return;
@@ -176,5 +180,5 @@ export function errorResponse(error: unknown, headers?: HeadersInit): Response {
       ? error
       : new SluiceError('internal_error', 'Internal server error', { cause: error });
   const status = sluiceError.status ?? STATUS_BY_CODE[sluiceError.code] ?? 500;
-  return Response.json(sluiceError.toJSON(), { status, headers });
+  return Response.json(sluiceError.toJSON(), headers ? { status, headers } : { status });
 }

@@ -5,7 +5,7 @@
  * still open after `shutdownTimeout`.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Broker } from '../broker/types.js';
 import { createMemoryBroker } from '../broker/memory-broker.js';
 import { SluiceError } from '../core/errors.js';
@@ -79,6 +79,25 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
     }),
   );
 
+  // Sockets and whether a request is in flight on them: at shutdown, a socket without one
+  // (idle keep-alive, or opened speculatively by a client pool and never used) is closed at
+  // once; Node's closeIdleConnections() does not see sockets that never sent a request.
+  const busy = new Map<Socket, number>();
+  server.on('connection', (socket: Socket) => {
+    busy.set(socket, 0);
+    socket.once('close', () => busy.delete(socket));
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      if (busy.has(socket)) busy.set(socket, Math.max(0, busy.get(socket)! - 1));
+    });
+  });
+  const closeIdleSockets = () => {
+    for (const [socket, requests] of busy) if (requests === 0) socket.destroy();
+  };
+
   return {
     server,
     broker,
@@ -99,9 +118,9 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
         shutdown.abort(new SluiceError('shutting_down', 'The server is shutting down'));
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Streams end on the shutdown signal; their keep-alive connections then turn idle.
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        const sweep = setInterval(closeIdleSockets, 25);
         const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);
-        server.closeIdleConnections();
+        closeIdleSockets();
         await closed;
         clearInterval(sweep);
         clearTimeout(force);

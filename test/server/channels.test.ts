@@ -88,7 +88,9 @@ describe('HTTP contract', () => {
   ])('answers %s with a coded 4xx', async (_name, path, body, status, code) => {
     const response = await post(path, body);
     expect(response.status).toBe(status);
-    expect(response.body).toMatchObject({ error: { code, message: expect.any(String) as unknown } });
+    expect(response.body).toMatchObject({
+      error: { code, message: expect.any(String) as unknown },
+    });
   });
 
   it('answers a body over the limit with 413, declared or not', async () => {

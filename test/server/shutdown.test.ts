@@ -1,0 +1,59 @@
+/**
+ * The CLI as a user runs it: it prints its URL, and SIGTERM ends open streams cleanly and
+ * exits with code 0 within 5 seconds.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../../src/server/cli.ts', import.meta.url));
+
+function startCli(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`cli exited early with ${code}: ${out}`)));
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  return { child, url, exited };
+}
+
+describe('CLI and graceful shutdown', () => {
+  it('binds 127.0.0.1, and on SIGTERM ends streams cleanly and exits 0 within 5 s', async () => {
+    const { child, url, exited } = startCli({ PORT: '0' });
+    const base = await url;
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const response = await fetch(`${base}/v1/channels/bye/events`);
+    const reader = response.body!.getReader();
+    await reader.read();
+    const started = Date.now();
+    child.kill('SIGTERM');
+    // The stream ends normally (done), not with a network error.
+    for (;;) if ((await reader.read()).done) break;
+    expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('refuses a bad flag with a clear message and a non-zero exit', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--prot', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (err += chunk));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(err).toContain('Unknown option --prot');
+  });
+});
