@@ -55,6 +55,7 @@ export type SluiceErrorCode =
   | 'llm_upstream_truncated'
   | 'llm_generation_not_found'
   | 'llm_cancelled'
+  | 'llm_generation_abandoned'
   | 'llm_mock_error';
 
 export interface SluiceErrorOptions {
