@@ -261,7 +261,9 @@ export class MemoryBroker implements Broker {
     let subscribers = 0;
     let queuedMessages = 0;
     let retainedMessages = 0;
+    const now = this.#now();
     for (const state of this.#channels.values()) {
+      if (!this.#closed) state.history.expire(now);
       subscribers += state.subscribers.size;
       retainedMessages += state.history.size;
       for (const subscription of state.subscribers) queuedMessages += subscription.queued;

@@ -25,23 +25,25 @@ export interface MemorySubscriptionOptions extends QueueIteratorOptions {
  * One subscriber of the memory broker. It is registered by the broker the moment
  * `subscribe()` returns, so every message published afterwards reaches its queue.
  *
- * Delivery is driven by one number, `#lastDelivered` (the position of the last message
- * handed out, or where the subscription started). In replay mode messages come from history
- * after that position; when history has nothing newer the subscription switches to the live
- * queue and skips queued entries at or below it. Because publish appends to history and
- * pushes to the queue in the same synchronous step, the switch can neither lose nor repeat
- * a message, whenever it happens.
+ * Two positions drive delivery. `#lastDelivered`: the last message handed out (or where the
+ * subscription started). `#queueFrom`: the queue holds every message published after it
+ * (set at registration, and moved forward when an overflow empties the queue). While
+ * `#lastDelivered < #queueFrom` the subscription replays from history; then it drains the
+ * queue. Publish appends to history and pushes to the queue in one synchronous step, so the
+ * hand-over neither loses nor repeats a message. If history was trimmed past
+ * `#lastDelivered` before the replay got there, a gap is signalled and the replay goes on
+ * from the oldest retained message.
  *
- * Overflow (`queueLimit` live messages waiting): `resync` drops the queue and goes back to
- * replay mode from `#lastDelivered` (a gap `overflow` first if history no longer reaches
- * back); `error` fails the stream with `slow_consumer`. Either way the queue never holds more
- * than `queueLimit` entries, and history is bounded by the broker's own limits.
+ * Overflow (`queueLimit` live messages waiting): `resync` empties the queue and replays the
+ * backlog from history (reason `overflow` if history no longer covers it); `error` fails
+ * the stream with `slow_consumer`. Either way the queue never holds more than `queueLimit`
+ * entries, and history is bounded by the broker's own limits.
  */
 export class MemorySubscription extends QueueIterator<SubscriptionItem, HistoryEntry> {
   readonly #source: SubscriptionSource;
   readonly #policy: SubscriberOverflowPolicy;
   #lastDelivered: number;
-  #replaying = false;
+  #queueFrom: number;
   #pendingGap: GapSignal | undefined;
   /** Why history being shorter than `#lastDelivered` is a gap, if it turns out to be. */
   #shortfall: GapReason = 'expired';
@@ -51,6 +53,7 @@ export class MemorySubscription extends QueueIterator<SubscriptionItem, HistoryE
     this.#source = source;
     this.#policy = options.overflow;
     const history = source.history;
+    this.#queueFrom = history.last;
     this.#lastDelivered = history.last; // no cursor: start live, after the newest message
     if (options.since !== undefined) {
       history.expire(source.now());
@@ -60,7 +63,6 @@ export class MemorySubscription extends QueueIterator<SubscriptionItem, HistoryE
         trimmedThrough: history.trimmedThrough,
       });
       this.#lastDelivered = resolved.position;
-      this.#replaying = true;
       if (resolved.reason) this.#pendingGap = this.#gap(resolved.reason, options.since);
     }
   }
@@ -71,32 +73,30 @@ export class MemorySubscription extends QueueIterator<SubscriptionItem, HistoryE
       this.#pendingGap = undefined;
       return gap;
     }
-    if (this.#replaying) {
+    if (this.#lastDelivered < this.#queueFrom) {
       const history = this.#source.history;
       history.expire(this.#source.now());
       if (this.#lastDelivered < history.trimmedThrough) {
         // What we were about to read was trimmed (by count, age, or while we overflowed).
         const requested = positionId(this.#source.epoch, this.#lastDelivered);
-        this.#lastDelivered = history.trimmedThrough;
+        this.#lastDelivered = Math.min(history.trimmedThrough, this.#queueFrom);
         return this.#gap(this.#shortfall, requested);
       }
+      // History holds (trimmedThrough, last] and #queueFrom <= last: this entry exists.
       const entry = history.firstAfter(this.#lastDelivered);
-      if (entry) {
-        this.#lastDelivered = entry.position;
-        return { type: 'message', message: entry.message };
-      }
-      this.#replaying = false; // caught up with history: everything newer is in the queue
-      this.#shortfall = 'expired';
+      this.#lastDelivered = entry ? entry.position : this.#queueFrom;
+      if (entry) return { type: 'message', message: entry.message };
     }
+    this.#shortfall = 'expired';
     for (let entry = this.queue.shift(); entry; entry = this.queue.shift()) {
-      if (entry.position <= this.#lastDelivered) continue; // already replayed from history
+      if (entry.position <= this.#lastDelivered) continue; // defensive: never deliver twice
       this.#lastDelivered = entry.position;
       return { type: 'message', message: entry.message };
     }
     return undefined;
   }
 
-  protected override overflow(): void {
+  protected override overflow(item: HistoryEntry): void {
     if (this.#policy === 'error') {
       this.fail(
         new SluiceError('slow_consumer', 'The subscriber fell behind live delivery', {
@@ -107,7 +107,7 @@ export class MemorySubscription extends QueueIterator<SubscriptionItem, HistoryE
     }
     // resync: the backlog is in history (or is reported as a gap); keep memory flat.
     this.queue.clear();
-    this.#replaying = true;
+    this.#queueFrom = item.position;
     this.#shortfall = 'overflow';
   }
 

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import type { PresenceChange } from '../../src/broker/index.js';
+import type { ContractContext } from './contract.js';
+import { iterate, nextItem, take, uniqueChannel } from './contract-helpers.js';
+
+const ids = (members: { clientId: string }[]) => members.map((m) => m.clientId).sort();
+
+/**
+ * Presence: members keyed by clientId and reference-counted per connection — a client
+ * joined twice (two tabs) is listed once, `join` is announced on its first connection and
+ * `leave` only when its last one leaves. Leave functions are idempotent.
+ */
+export function presenceContract(context: ContractContext): void {
+  const { make } = context;
+
+  describe('presence', () => {
+    it('lists joined members with their info, and forgets them on leave', async () => {
+      const broker = await make();
+      const channel = uniqueChannel();
+      const leaveA = await broker.join(channel, { clientId: 'a', info: { name: 'Ada' } });
+      const leaveB = await broker.join(channel, { clientId: 'b' });
+      const members = await broker.members(channel);
+      expect(ids(members)).toEqual(['a', 'b']);
+      expect(members.find((m) => m.clientId === 'a')?.info).toEqual({ name: 'Ada' });
+      await leaveA();
+      expect(ids(await broker.members(channel))).toEqual(['b']);
+      await leaveB();
+      expect(await broker.members(channel)).toEqual([]);
+    });
+
+    it('keeps channels apart', async () => {
+      const broker = await make();
+      const one = uniqueChannel();
+      const two = uniqueChannel();
+      await broker.join(one, { clientId: 'a' });
+      expect(await broker.members(two)).toEqual([]);
+    });
+
+    it('counts connections per clientId; leave is idempotent', async () => {
+      const broker = await make();
+      const channel = uniqueChannel();
+      const tab1 = await broker.join(channel, { clientId: 'a' });
+      const tab2 = await broker.join(channel, { clientId: 'a' });
+      expect(ids(await broker.members(channel))).toEqual(['a']);
+      await tab1();
+      await tab1(); // a second call must not take tab2's place
+      expect(ids(await broker.members(channel))).toEqual(['a']);
+      await tab2();
+      expect(await broker.members(channel)).toEqual([]);
+    });
+
+    it('streams join and leave changes, once per client', async () => {
+      const broker = await make();
+      const channel = uniqueChannel();
+      const controller = new AbortController();
+      const watcher = iterate(broker.presence(channel, { signal: controller.signal }));
+      const tab1 = await broker.join(channel, { clientId: 'a', info: 1 });
+      const tab2 = await broker.join(channel, { clientId: 'a', info: 2 });
+      const leaveB = await broker.join(channel, { clientId: 'b' });
+      await tab1();
+      await leaveB();
+      await tab2();
+      const changes = await take(watcher, 4);
+      const summary = changes.map((c: PresenceChange) => `${c.type}:${c.member.clientId}`);
+      expect(summary).toEqual(['join:a', 'join:b', 'leave:b', 'leave:a']);
+      expect(changes.every((c) => c.channel === channel)).toBe(true);
+      controller.abort();
+      expect((await nextItem(watcher)).done).toBe(true);
+    });
+
+    it('a presence stream ends when the consumer breaks out', async () => {
+      const broker = await make();
+      const channel = uniqueChannel();
+      const seen: string[] = [];
+      const consumer = (async () => {
+        for await (const change of broker.presence(channel)) {
+          seen.push(change.member.clientId);
+          break;
+        }
+      })();
+      await broker.join(channel, { clientId: 'z' });
+      await consumer;
+      await broker.join(channel, { clientId: 'y' });
+      expect(seen).toEqual(['z']);
+    });
+  });
+}
