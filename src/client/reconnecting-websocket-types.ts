@@ -2,6 +2,7 @@
  * Options, defaults, the injectable WebSocket seam and the events of ReconnectingWebSocket.
  */
 import type { BackoffOptions } from '../core/backoff.js';
+import { shouldReconnect as closeCodeAllowsReconnect } from '../ws/close-codes.js';
 import type { SocketData } from './reconnecting-websocket-queue.js';
 
 /**
@@ -69,7 +70,7 @@ export interface ReconnectingWebSocketOptions {
   connectionTimeout?: number | null;
   /** Consecutive failed attempts before giving up (state `closed`, code `max_retries`). `null` = never. */
   maxRetries?: number | null;
-  /** Decides after a close whether to try again; the default stops on auth and policy codes. */
+  /** Decides after a close whether to try again; the default follows sluice's close-code table. */
   shouldReconnect?: (info: ReconnectInfo) => boolean;
   /** Offline queue: most messages held while disconnected; 0 = no queue, `null` = no count limit. */
   maxQueuedMessages?: number | null;
@@ -88,16 +89,6 @@ export interface ReconnectingWebSocketOptions {
   signal?: AbortSignal;
 }
 
-/** Close codes after which the default predicate does not reconnect: retrying cannot help. */
-export const NO_RECONNECT_CLOSE_CODES: ReadonlySet<number> = new Set([
-  1002, // protocol error: the same bytes will fail again
-  1003, // unsupported data
-  1008, // policy violation
-  4400, // bad request (sluice hub)
-  4401, // unauthorized: needs new credentials, not another try
-  4403, // forbidden
-]);
-
 export const RECONNECTING_WEBSOCKET_DEFAULTS = Object.freeze({
   minUptime: 5_000,
   connectionTimeout: 10_000,
@@ -106,7 +97,13 @@ export const RECONNECTING_WEBSOCKET_DEFAULTS = Object.freeze({
   maxQueuedBytes: 1_048_576,
   heartbeatInterval: 25_000,
   heartbeatTimeout: 10_000,
-  shouldReconnect: ({ code }: ReconnectInfo): boolean => !NO_RECONNECT_CLOSE_CODES.has(code),
+  /**
+   * sluice's close-code table (ws/close-codes.ts): reconnect after network loss (1006), going
+   * away, internal errors and 4000-4499; stop after a normal close by the server, protocol
+   * and policy errors (1002, 1003, 1007, 1008) and 4500-4999 (fix the client or its
+   * credentials first).
+   */
+  shouldReconnect: ({ code }: ReconnectInfo): boolean => closeCodeAllowsReconnect(code),
 });
 
 /** `connecting`: an attempt is in flight; `reconnecting`: waiting out a backoff delay. */

@@ -187,24 +187,26 @@ describe('ReconnectingWebSocket: attempts', () => {
     expect(states.filter((e) => e.code === 'connect_error').length).toBe(2);
   });
 
-  it('stops reconnecting on 4401 (default predicate) and honours a custom predicate', async () => {
+  it('follows the close-code table by default: 4001 reconnects, 1008 and 45xx stop', async () => {
     const s = await server();
-    s.wss.on('connection', (peer) => peer.close(4401, 'token expired'));
+    const codes = [4001, 1008];
+    s.wss.on('connection', (peer) => peer.close(codes.shift() ?? 4501, 'policy'));
     const socket = open(s.url);
     const closed = await nextState(socket, 'closed');
-    expect(closed).toMatchObject({
-      code: 'not_reconnecting',
-      closeCode: 4401,
-      reason: 'token expired',
-    });
+    expect(closed).toMatchObject({ code: 'not_reconnecting', closeCode: 1008, reason: 'policy' });
+    expect(s.connections.length).toBe(2);
+    socket.reconnect();
+    expect(await nextState(socket, 'closed')).toMatchObject({ closeCode: 4501 });
     await sleep(50);
-    expect(s.connections.length).toBe(1);
+    expect(s.connections.length).toBe(3);
 
+    s.wss.removeAllListeners('connection');
+    s.wss.on('connection', (peer) => peer.close(4501, 'unauthorized'));
     const seen: number[] = [];
     const custom = open(s.url, {
       shouldReconnect: ({ code, attempt }) => {
         seen.push(attempt);
-        return code === 4401 && attempt < 2;
+        return code === 4501 && attempt < 2;
       },
     });
     await nextState(custom, 'closed');
