@@ -48,6 +48,11 @@ export type SluiceErrorCode =
   | 'ws_abuse'
   | 'ws_heartbeat_timeout'
   | 'ws_connect_timeout'
+  // websocket client
+  | 'ws_ack_timeout'
+  | 'ws_connection_lost'
+  | 'ws_client_closed'
+  | 'ws_already_subscribed'
   // llm
   | 'llm_invalid_request'
   | 'llm_model_not_found'
