@@ -1,0 +1,113 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createParser } from '../../src/sse/parser.js';
+import { CONFORMANCE_CASES, type ConformanceCase } from './conformance-cases.js';
+
+interface Outcome {
+  events: { event: string; data: string; lastEventId: string }[];
+  comments: string[];
+  retries: number[];
+  ids: string[];
+  lastEventId: string;
+}
+
+/** Feeds the chunks to a fresh parser, ends the stream and reports everything observed. */
+function run(chunks: readonly (string | Uint8Array)[]): Outcome {
+  const out: Outcome = { events: [], comments: [], retries: [], ids: [], lastEventId: '' };
+  const parser = createParser({
+    onEvent: (e) => out.events.push(e),
+    onComment: (c) => out.comments.push(c),
+    onRetry: (ms) => out.retries.push(ms),
+    onId: (id) => out.ids.push(id),
+    onError: (err) => {
+      throw err;
+    },
+  });
+  for (const chunk of chunks) parser.feed(chunk);
+  parser.end();
+  out.lastEventId = parser.lastEventId;
+  return out;
+}
+
+function expected(c: ConformanceCase): Outcome {
+  return {
+    events: c.events.map((e) => ({
+      event: e.event ?? 'message',
+      data: e.data,
+      lastEventId: e.lastEventId ?? '',
+    })),
+    comments: [...(c.comments ?? [])],
+    retries: [...(c.retries ?? [])],
+    ids: [...(c.ids ?? [])],
+    lastEventId: c.lastEventId ?? '',
+  };
+}
+
+function bytesOf(c: ConformanceCase): Uint8Array {
+  return typeof c.input === 'string' ? new TextEncoder().encode(c.input) : Uint8Array.from(c.input);
+}
+
+/** The stream as text, decoded without stripping a BOM: what the string path expects. */
+function textOf(c: ConformanceCase): string {
+  return typeof c.input === 'string'
+    ? c.input
+    : new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytesOf(c));
+}
+
+function splitAt<T extends string | Uint8Array>(input: T, cuts: readonly number[]): T[] {
+  const points = [0, ...[...cuts].sort((a, b) => a - b), input.length];
+  return points.slice(1).map((end, i) => input.slice(points[i], end) as T);
+}
+
+describe('conformance table', () => {
+  it('has at least 60 cases, each with a rule id', () => {
+    expect(CONFORMANCE_CASES.length).toBeGreaterThanOrEqual(60);
+    for (const c of CONFORMANCE_CASES) expect(c.rule).toMatch(/^[PF]\d+$/);
+    expect(new Set(CONFORMANCE_CASES.map((c) => c.name)).size).toBe(CONFORMANCE_CASES.length);
+  });
+
+  describe.each(CONFORMANCE_CASES.map((c) => [`${c.rule} ${c.name}`, c] as const))(
+    '%s',
+    (_title, c) => {
+      const want = expected(c);
+      const bytes = bytesOf(c);
+      const text = textOf(c);
+
+      it('whole, as bytes and as a string', () => {
+        expect(run([bytes])).toEqual(want);
+        expect(run([text])).toEqual(want);
+      });
+
+      it('split in two at every byte and every string position', () => {
+        for (let i = 0; i <= bytes.length; i++)
+          expect(run(splitAt(bytes, [i])), `byte split ${i}`).toEqual(want);
+        for (let i = 0; i <= text.length; i++)
+          expect(run(splitAt(text, [i])), `string split ${i}`).toEqual(want);
+      });
+
+      it('one byte and one code unit at a time, with empty chunks between', () => {
+        expect(
+          run([new Uint8Array(0), ...splitAt(bytes, [...bytes.keys()]), new Uint8Array(0)]),
+        ).toEqual(want);
+        expect(
+          run(['', ...splitAt(text, [...text.split('').keys()]).flatMap((s) => [s, ''])]),
+        ).toEqual(want);
+      });
+
+      it('random multi-splits', () => {
+        fc.assert(
+          fc.property(
+            fc.uniqueArray(fc.nat({ max: bytes.length }), { maxLength: 12 }),
+            fc.boolean(),
+            (cuts, asText) => {
+              const limitCuts = cuts.map((p) => Math.min(p, asText ? text.length : bytes.length));
+              const chunks = asText ? splitAt(text, limitCuts) : splitAt(bytes, limitCuts);
+              expect(run(chunks)).toEqual(want);
+            },
+          ),
+          { numRuns: 40, seed: 42 },
+        );
+      });
+    },
+  );
+});

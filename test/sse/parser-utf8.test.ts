@@ -1,0 +1,119 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createParser } from '../../src/sse/parser.js';
+
+const encoder = new TextEncoder();
+
+function parseData(chunks: readonly (string | Uint8Array)[]): string[] {
+  const data: string[] = [];
+  const parser = createParser({ onEvent: (e) => data.push(e.data) });
+  for (const chunk of chunks) parser.feed(chunk);
+  parser.end();
+  return data;
+}
+
+function splitAt(input: Uint8Array, cuts: readonly number[]): Uint8Array[] {
+  const points = [0, ...[...cuts].sort((a, b) => a - b), input.length];
+  return points.slice(1).map((end, i) => input.subarray(points[i], end));
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+describe('UTF-8 across chunk boundaries (P2, P3)', () => {
+  const samples = ['é', 'ß', '€', '中文', '한국어', '😀', '👩‍👩‍👧', '𝄞', 'aé€😀中b'];
+
+  it.each(samples)('decodes %s split at every pair and triple of positions', (sample) => {
+    const text = `data: ${sample}${sample}\nevent: ${sample}\ndata:${sample}\n\n`;
+    const bytes = encoder.encode(text);
+    const want = [`${sample}${sample}\n${sample}`];
+    for (let i = 0; i <= bytes.length; i++) {
+      for (let j = i; j <= bytes.length; j++)
+        expect(parseData(splitAt(bytes, [i, j]))).toEqual(want);
+    }
+  });
+
+  it('decodes 2-, 3- and 4-byte characters fed one byte at a time', () => {
+    const text = 'data: ' + 'ÿ ࠀ ￿ 𐀀 􏿿 ' + '\n\n';
+    const bytes = encoder.encode(text);
+    expect(parseData(splitAt(bytes, [...bytes.keys()]))).toEqual(['ÿ ࠀ ￿ 𐀀 􏿿 ']);
+  });
+
+  it('decodes arbitrary bytes exactly like a one-shot WHATWG decoder, whatever the chunking', () => {
+    const lineSafe = fc
+      .uint8Array({ maxLength: 64 })
+      .map((a) => a.map((b) => (b === 10 || b === 13 ? 0x80 : b)));
+    fc.assert(
+      fc.property(
+        lineSafe,
+        fc.uniqueArray(fc.nat({ max: 80 }), { maxLength: 10 }),
+        (payload, cuts) => {
+          const stream = concat(encoder.encode('data: '), payload, encoder.encode('\n\n'));
+          const want = new TextDecoder('utf-8', { ignoreBOM: true }).decode(payload);
+          const chunks = splitAt(
+            stream,
+            cuts.map((c) => Math.min(c, stream.length)),
+          );
+          expect(parseData(chunks)).toEqual([want]);
+        },
+      ),
+      { numRuns: 1000, seed: 7 },
+    );
+  });
+
+  it('decodes arbitrary unicode text split anywhere, as bytes and as strings', () => {
+    const noBreaks = fc
+      .string({ unit: 'binary', maxLength: 40 })
+      .map((s) => s.replace(/[\r\n]/g, ' '));
+    fc.assert(
+      fc.property(
+        noBreaks,
+        fc.uniqueArray(fc.nat({ max: 200 }), { maxLength: 8 }),
+        (payload, cuts) => {
+          const text = `data: ${payload}\n\n`;
+          const bytes = encoder.encode(text);
+          expect(
+            parseData(
+              splitAt(
+                bytes,
+                cuts.map((c) => Math.min(c, bytes.length)),
+              ),
+            ),
+          ).toEqual([payload]);
+          const pieces = [
+            0,
+            ...cuts.map((c) => Math.min(c, text.length)).sort((a, b) => a - b),
+            text.length,
+          ];
+          expect(parseData(pieces.slice(1).map((end, i) => text.slice(pieces[i], end)))).toEqual([
+            payload,
+          ]);
+        },
+      ),
+      { numRuns: 500, seed: 11 },
+    );
+  });
+
+  it('replaces an incomplete character at the end of a line, not the line terminator', () => {
+    const stream = concat(
+      encoder.encode('data: a'),
+      new Uint8Array([0xf0, 0x9f]),
+      encoder.encode('\n\ndata: b\n\n'),
+    );
+    for (let i = 0; i <= stream.length; i++)
+      expect(parseData(splitAt(stream, [i]))).toEqual(['a\uFFFD', 'b']);
+  });
+
+  it('turns bytes held back before a string chunk into U+FFFD (mixed input)', () => {
+    expect(
+      parseData([encoder.encode('data: a').subarray(0), new Uint8Array([0xe2, 0x82]), 'b\n\n']),
+    ).toEqual(['a\uFFFDb']);
+  });
+});
