@@ -1,0 +1,327 @@
+/**
+ * One connection's outbound path: a byte-accounted queue in front of the socket, with a
+ * named policy per message for when it is full. The invariant, for any consumer speed:
+ *
+ *     sink.bufferedAmount + queued bytes <= maxBytes
+ *
+ * Frames move from the queue to the socket only while the socket's own buffer is below
+ * `socketHighWaterMark`, so most of a slow connection's backlog stays here, where the
+ * policies can still act on it (data handed to the socket can no longer be dropped or
+ * conflated). Policies when a message does not fit:
+ * - `disconnect`: refused (`full`); the caller decides (the hub waits a grace period, then
+ *   closes with 4008 and the client resumes from its cursor: nothing is lost);
+ * - `drop-oldest`: the oldest queued droppable messages (any channel) are evicted to make
+ *   room, else the new one is dropped; each channel's drops are counted and announced by
+ *   one `gap` notice (reason `dropped`) sent just before that channel's next message;
+ * - `conflate`: a queued message with the same channel and key is replaced in place
+ *   (latest value wins, keeping its place in line); otherwise like `drop-oldest`.
+ * No I/O here: the sink is injected, so tests drive it directly.
+ */
+export type OverflowPolicy = 'disconnect' | 'drop-oldest' | 'conflate';
+
+export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
+  'disconnect',
+  'drop-oldest',
+  'conflate',
+];
+
+export interface OutboundSink {
+  /** Bytes accepted but not yet written to the kernel (ws `bufferedAmount`). */
+  readonly bufferedAmount: number;
+  /** Writes one frame; `done` runs once it left user space (or failed). */
+  send(data: Uint8Array, done: () => void): void;
+}
+
+export interface OutboundItem {
+  data: Uint8Array;
+  channel?: string;
+  /** Default `disconnect`: control messages (acks, errors) are never dropped. */
+  policy?: OverflowPolicy;
+  /** Required with `conflate`. */
+  key?: string;
+}
+
+export type OfferResult = 'queued' | 'conflated' | 'dropped' | 'full';
+
+export const OUTBOUND_DEFAULTS = Object.freeze({
+  maxBytes: 1024 * 1024,
+  socketHighWaterMark: 64 * 1024,
+  /** Counted per frame on top of its payload: the largest WebSocket frame header. */
+  frameOverhead: 14,
+  /**
+   * Bytes of `maxBytes` that messages never use, kept for drop notices (a notice names a
+   * channel of at most 128 characters and a count: always smaller than this).
+   */
+  noticeReserve: 256,
+});
+
+export interface OutboundQueueOptions {
+  maxBytes?: number;
+  socketHighWaterMark?: number;
+  /** Encodes the `gap` notice announcing `count` dropped messages on `channel`. */
+  encodeDropNotice: (channel: string, count: number) => Uint8Array;
+}
+
+export interface OutboundStats {
+  /** Socket buffer plus queue: the number the invariant bounds. */
+  bufferedBytes: number;
+  queuedBytes: number;
+  queuedMessages: number;
+  dropped: number;
+  conflated: number;
+}
+
+interface Entry {
+  data: Uint8Array;
+  bytes: number;
+  channel: string | undefined;
+  evictable: boolean;
+  mapKey: string | undefined;
+  /** Sent or evicted: no longer counted; skipped where it still sits in an array. */
+  gone: boolean;
+}
+
+interface Waiter {
+  bytes: number;
+  resolve: (ok: boolean) => void;
+}
+
+export class OutboundQueue {
+  readonly #sink: OutboundSink;
+  readonly #maxBytes: number;
+  /** What messages may use: `maxBytes` minus the notice reserve. */
+  readonly #limit: number;
+  readonly #highWaterMark: number;
+  readonly #encodeDropNotice: (channel: string, count: number) => Uint8Array;
+  // FIFOs as array + head index (O(1) shift); compacted once the dead prefix dominates.
+  #items: Entry[] = [];
+  #head = 0;
+  #evictable: Entry[] = [];
+  #evictHead = 0;
+  readonly #keyed = new Map<string, Entry>();
+  /** Drops per channel not yet announced (bounded by the connection's subscriptions). */
+  readonly #pendingDrops = new Map<string, number>();
+  readonly #waiters = new Set<Waiter>();
+  #queuedBytes = 0;
+  #queuedMessages = 0;
+  #dropped = 0;
+  #conflated = 0;
+  #flushing = false;
+  #closed = false;
+  readonly #onSent = (): void => {
+    this.flush();
+    this.#wake();
+  };
+
+  constructor(sink: OutboundSink, options: OutboundQueueOptions) {
+    this.#sink = sink;
+    this.#maxBytes = options.maxBytes ?? OUTBOUND_DEFAULTS.maxBytes;
+    if (!(this.#maxBytes > OUTBOUND_DEFAULTS.noticeReserve + OUTBOUND_DEFAULTS.frameOverhead)) {
+      throw new RangeError(
+        `maxBytes must exceed ${OUTBOUND_DEFAULTS.noticeReserve} (the notice reserve)`,
+      );
+    }
+    this.#limit = this.#maxBytes - OUTBOUND_DEFAULTS.noticeReserve;
+    this.#highWaterMark = Math.min(
+      options.socketHighWaterMark ?? OUTBOUND_DEFAULTS.socketHighWaterMark,
+      this.#maxBytes,
+    );
+    this.#encodeDropNotice = options.encodeDropNotice;
+  }
+
+  get bufferedBytes(): number {
+    return this.#sink.bufferedAmount + this.#queuedBytes;
+  }
+
+  stats(): OutboundStats {
+    return {
+      bufferedBytes: this.bufferedBytes,
+      queuedBytes: this.#queuedBytes,
+      queuedMessages: this.#queuedMessages,
+      dropped: this.#dropped,
+      conflated: this.#conflated,
+    };
+  }
+
+  /** Whether a payload of `size` bytes fits now. */
+  fits(size: number): boolean {
+    return this.bufferedBytes + size + OUTBOUND_DEFAULTS.frameOverhead <= this.#limit;
+  }
+
+  offer(item: OutboundItem): OfferResult {
+    if (this.#closed) return 'dropped';
+    const bytes = item.data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
+    const policy = item.policy ?? 'disconnect';
+    const mapKey =
+      policy === 'conflate' ? `${item.channel ?? ''}\u0000${item.key ?? ''}` : undefined;
+    const existing = mapKey === undefined ? undefined : this.#keyed.get(mapKey);
+    if (existing) {
+      const delta = bytes - existing.bytes;
+      if (delta <= 0 || this.#makeRoom(delta, existing)) {
+        existing.data = item.data;
+        existing.bytes = bytes;
+        this.#queuedBytes += delta;
+        this.#conflated++;
+        return 'conflated';
+      }
+    } else if (this.#makeRoom(bytes, undefined)) {
+      const entry: Entry = {
+        data: item.data,
+        bytes,
+        channel: item.channel,
+        evictable: policy !== 'disconnect',
+        mapKey,
+        gone: false,
+      };
+      this.#items.push(entry);
+      if (entry.evictable) this.#evictable.push(entry);
+      if (mapKey !== undefined) this.#keyed.set(mapKey, entry);
+      this.#queuedBytes += bytes;
+      this.#queuedMessages++;
+      this.flush();
+      return 'queued';
+    }
+    if (policy === 'disconnect') return 'full';
+    this.#countDrop(item.channel);
+    return 'dropped';
+  }
+
+  /**
+   * Resolves `true` once `size` bytes fit, `false` on timeout (`null`: none), abort or close.
+   * The caller offers again afterwards (another writer may have taken the room first).
+   */
+  waitForRoom(size: number, timeout: number | null, signal?: AbortSignal): Promise<boolean> {
+    if (this.fits(size)) return Promise.resolve(true);
+    if (this.#closed || signal?.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = (ok: boolean): void => {
+        this.#waiters.delete(waiter);
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(ok);
+      };
+      const onAbort = (): void => finish(false);
+      const waiter: Waiter = { bytes: size, resolve: finish };
+      this.#waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout !== null) {
+        timer = setTimeout(() => finish(false), timeout);
+        timer.unref();
+      }
+    });
+  }
+
+  /** Moves queued frames to the socket while it is below its high-water mark. */
+  flush(): void {
+    if (this.#closed || this.#flushing) return;
+    this.#flushing = true;
+    try {
+      for (;;) {
+        const entry = this.#peek();
+        if (!entry) {
+          for (const channel of [...this.#pendingDrops.keys()]) {
+            if (!this.#sendDropNotice(channel)) break;
+          }
+          return;
+        }
+        if (entry.channel !== undefined && this.#pendingDrops.has(entry.channel)) {
+          if (!this.#sendDropNotice(entry.channel)) return;
+        }
+        const buffered = this.#sink.bufferedAmount;
+        if (buffered > 0 && buffered + entry.bytes > this.#highWaterMark) return;
+        this.#head++;
+        this.#remove(entry);
+        this.#sink.send(entry.data, this.#onSent);
+      }
+    } finally {
+      this.#flushing = false;
+      this.#compact();
+    }
+  }
+
+  /** Drops everything and fails the waiters; later offers are ignored. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#items = [];
+    this.#evictable = [];
+    this.#head = this.#evictHead = 0;
+    this.#keyed.clear();
+    this.#pendingDrops.clear();
+    this.#queuedBytes = 0;
+    this.#queuedMessages = 0;
+    for (const waiter of [...this.#waiters]) waiter.resolve(false);
+  }
+
+  #sendDropNotice(channel: string): boolean {
+    const data = this.#encodeDropNotice(channel, this.#pendingDrops.get(channel) ?? 0);
+    // Notices may use the reserve that offers leave free, so with an empty socket one always
+    // fits; otherwise wait for the socket to drain (its callback flushes again).
+    const buffered = this.#sink.bufferedAmount;
+    if (buffered > 0 && buffered + data.byteLength > this.#highWaterMark) return false;
+    if (this.bufferedBytes + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead > this.#maxBytes) {
+      return false;
+    }
+    this.#pendingDrops.delete(channel);
+    this.#sink.send(data, this.#onSent);
+    return true;
+  }
+
+  #peek(): Entry | undefined {
+    while (this.#head < this.#items.length) {
+      const entry = this.#items[this.#head]!;
+      if (!entry.gone) return entry;
+      this.#head++;
+    }
+    return undefined;
+  }
+
+  /** Evicts the oldest droppable entries (never `keep`) until `bytes` fit. */
+  #makeRoom(bytes: number, keep: Entry | undefined): boolean {
+    while (this.bufferedBytes + bytes > this.#limit) {
+      let index = this.#evictHead;
+      while (index < this.#evictable.length && this.#evictable[index]!.gone) index++;
+      this.#evictHead = index;
+      if (index < this.#evictable.length && this.#evictable[index] === keep) index++;
+      while (index < this.#evictable.length && this.#evictable[index]!.gone) index++;
+      const victim = this.#evictable[index];
+      if (!victim) return false;
+      this.#remove(victim);
+      this.#countDrop(victim.channel);
+    }
+    return true;
+  }
+
+  #remove(entry: Entry): void {
+    entry.gone = true;
+    this.#queuedBytes -= entry.bytes;
+    this.#queuedMessages--;
+    if (entry.mapKey !== undefined && this.#keyed.get(entry.mapKey) === entry) {
+      this.#keyed.delete(entry.mapKey);
+    }
+  }
+
+  #countDrop(channel: string | undefined): void {
+    this.#dropped++;
+    if (channel !== undefined)
+      this.#pendingDrops.set(channel, (this.#pendingDrops.get(channel) ?? 0) + 1);
+  }
+
+  #wake(): void {
+    for (const waiter of [...this.#waiters]) {
+      if (this.fits(waiter.bytes)) waiter.resolve(true);
+    }
+  }
+
+  #compact(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#evictHead > 1024 && this.#evictHead * 2 > this.#evictable.length) {
+      this.#evictable = this.#evictable.slice(this.#evictHead);
+      this.#evictHead = 0;
+    }
+  }
+}

@@ -1,0 +1,184 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  OUTBOUND_DEFAULTS,
+  OutboundQueue,
+  type OutboundSink,
+  type OverflowPolicy,
+} from '../../src/ws/outbound-queue.js';
+
+/** A socket that buffers everything until `drain(n)` writes n frames out. */
+class FakeSink implements OutboundSink {
+  pending: Array<{ data: Uint8Array; done: () => void }> = [];
+  written: string[] = [];
+  get bufferedAmount(): number {
+    return this.pending.reduce((sum, frame) => sum + frame.data.byteLength, 0);
+  }
+  send(data: Uint8Array, done: () => void): void {
+    this.pending.push({ data, done });
+  }
+  drain(count = Infinity): void {
+    while (count-- > 0 && this.pending.length > 0) {
+      const frame = this.pending.shift()!;
+      this.written.push(new TextDecoder().decode(frame.data));
+      frame.done();
+    }
+  }
+}
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const notice = (channel: string, count: number): Uint8Array => bytes(`gap:${channel}:${count}`);
+const O = OUTBOUND_DEFAULTS.frameOverhead;
+/** maxBytes that leaves room for exactly `bytes` of messages. */
+const room = (bytes: number): number => bytes + OUTBOUND_DEFAULTS.noticeReserve;
+
+describe('OutboundQueue', () => {
+  it('passes frames straight through while the socket keeps up', () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { maxBytes: room(1000), encodeDropNotice: notice });
+    expect(queue.offer({ data: bytes('a') })).toBe('queued');
+    sink.drain();
+    expect(queue.offer({ data: bytes('b') })).toBe('queued');
+    sink.drain();
+    expect(sink.written).toEqual(['a', 'b']);
+    expect(queue.stats().queuedMessages).toBe(0);
+  });
+
+  it('disconnect policy: refuses what does not fit, then admits once drained', async () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, {
+      maxBytes: room(3 * (10 + O)),
+      socketHighWaterMark: 10,
+      encodeDropNotice: notice,
+    });
+    const frame = bytes('x'.repeat(10));
+    expect(queue.offer({ data: frame })).toBe('queued'); // goes to the socket
+    expect(queue.offer({ data: frame })).toBe('queued'); // stays queued: socket above its mark
+    expect(queue.offer({ data: frame })).toBe('queued');
+    expect(queue.offer({ data: frame })).toBe('full');
+    expect(queue.bufferedBytes).toBeLessThanOrEqual(room(3 * (10 + O)));
+    const wait = queue.waitForRoom(10, null);
+    sink.drain(1);
+    await expect(wait).resolves.toBe(true);
+    expect(queue.offer({ data: frame })).toBe('queued');
+  });
+
+  it('waitForRoom times out, aborts, and fails on close', async () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { maxBytes: room(20 + O), encodeDropNotice: notice });
+    queue.offer({ data: bytes('x'.repeat(20)) });
+    await expect(queue.waitForRoom(5, 10)).resolves.toBe(false);
+    const controller = new AbortController();
+    const aborted = queue.waitForRoom(5, null, controller.signal);
+    controller.abort();
+    await expect(aborted).resolves.toBe(false);
+    const closed = queue.waitForRoom(5, null);
+    queue.close();
+    await expect(closed).resolves.toBe(false);
+    expect(queue.offer({ data: bytes('y') })).toBe('dropped');
+  });
+
+  it('drop-oldest: evicts the oldest droppable messages and announces the count before the next one', () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, {
+      maxBytes: room(4 * (2 + O)),
+      socketHighWaterMark: 1,
+      encodeDropNotice: notice,
+    });
+    for (let i = 10; i < 20; i++) {
+      queue.offer({ data: bytes(String(i)), channel: 'v', policy: 'drop-oldest' });
+    }
+    expect(queue.bufferedBytes).toBeLessThanOrEqual(room(4 * (2 + O)));
+    for (let i = 0; i < 20; i++) sink.drain(1);
+    // "10" went to the socket at once; 11..16 were evicted; the notice precedes 17.
+    expect(sink.written).toEqual(['10', 'gap:v:6', '17', '18', '19']);
+    expect(queue.stats().dropped).toBe(6);
+  });
+
+  it('conflate: the latest value per key replaces the queued one in place', () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, {
+      maxBytes: room(10_000),
+      socketHighWaterMark: 1,
+      encodeDropNotice: notice,
+    });
+    queue.offer({ data: bytes('first') }); // occupies the socket
+    const tick = (key: string, value: string): string =>
+      queue.offer({ data: bytes(`${key}=${value}`), channel: 't', policy: 'conflate', key });
+    expect(tick('A', '1')).toBe('queued');
+    expect(tick('B', '1')).toBe('queued');
+    expect(tick('A', '2')).toBe('conflated');
+    expect(tick('A', '3')).toBe('conflated');
+    for (let i = 0; i < 5; i++) sink.drain(1);
+    expect(sink.written).toEqual(['first', 'A=3', 'B=1']);
+    expect(queue.stats().conflated).toBe(2);
+  });
+
+  it('a durable message evicts volatile ones rather than disconnecting', () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, {
+      maxBytes: room(3 * (1 + O)),
+      socketHighWaterMark: 1,
+      encodeDropNotice: notice,
+    });
+    queue.offer({ data: bytes('s') });
+    queue.offer({ data: bytes('v'), channel: 'vol', policy: 'drop-oldest' });
+    queue.offer({ data: bytes('w'), channel: 'vol', policy: 'drop-oldest' });
+    expect(queue.offer({ data: bytes('d'), channel: 'dur' })).toBe('queued');
+    for (let i = 0; i < 5; i++) sink.drain(1);
+    expect(sink.written).toEqual(['s', 'gap:vol:1', 'w', 'd']);
+  });
+
+  it('property: the byte bound holds for any mix of policies and drain steps', () => {
+    const policy = fc.constantFrom<OverflowPolicy>('disconnect', 'drop-oldest', 'conflate');
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant('offer' as const),
+        size: fc.integer({ min: 1, max: 200 }),
+        policy,
+        key: fc.constantFrom('a', 'b', 'c'),
+        channel: fc.constantFrom('x', 'y'),
+      }),
+      fc.record({ kind: fc.constant('drain' as const), count: fc.integer({ min: 1, max: 5 }) }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(op, { maxLength: 200 }),
+        fc.integer({ min: 1024, max: 3000 }),
+        (ops, max) => {
+          const sink = new FakeSink();
+          const queue = new OutboundQueue(sink, {
+            maxBytes: max,
+            socketHighWaterMark: 100,
+            encodeDropNotice: notice,
+          });
+          for (const step of ops) {
+            if (step.kind === 'drain') sink.drain(step.count);
+            else {
+              queue.offer({
+                data: new Uint8Array(step.size),
+                channel: step.channel,
+                policy: step.policy,
+                key: step.key,
+              });
+            }
+            expect(queue.bufferedBytes).toBeLessThanOrEqual(max);
+            const stats = queue.stats();
+            expect(stats.queuedBytes).toBeGreaterThanOrEqual(0);
+            expect(stats.queuedMessages).toBeGreaterThanOrEqual(0);
+          }
+          // Draining everything delivers everything still queued.
+          for (
+            let i = 0;
+            i < 1000 && (sink.pending.length > 0 || queue.stats().queuedMessages > 0);
+            i++
+          ) {
+            sink.drain();
+          }
+          expect(queue.stats().queuedMessages).toBe(0);
+          expect(queue.stats().queuedBytes).toBe(0);
+        },
+      ),
+    );
+  });
+});
