@@ -66,7 +66,8 @@ export async function startServer(handler: Handler): Promise<TestServer> {
         url: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
-        lastEventId: raw === undefined ? undefined : Buffer.from(String(raw), 'latin1').toString('utf8'),
+        lastEventId:
+          raw === undefined ? undefined : Buffer.from(String(raw), 'latin1').toString('utf8'),
       };
       requests.push(seen);
       notify();
