@@ -34,8 +34,8 @@ export interface MemorySubscriptionOptions extends QueueIteratorOptions {
  * `#lastDelivered` before the replay got there, a gap is signalled and the replay goes on
  * from the oldest retained message.
  *
- * Overflow (`queueLimit` live messages waiting): `resync` empties the queue and replays the
- * backlog from history (reason `overflow` if history no longer covers it); `error` fails
+ * Overflow (`queueLimit` live messages waiting): `resync` empties the queue but for the newest
+ * message and replays the backlog from history (reason `overflow` if history no longer covers it); `error` fails
  * the stream with `slow_consumer`. Either way the queue never holds more than `queueLimit`
  * entries, and history is bounded by the broker's own limits.
  */
@@ -105,9 +105,12 @@ export class MemorySubscription extends QueueIterator<SubscriptionItem, HistoryE
       );
       return;
     }
-    // resync: the backlog is in history (or is reported as a gap); keep memory flat.
+    // resync: drop the backlog (it is in history, or will be reported as a gap) but keep
+    // the newest message, so a stalled consumer still ends up with the latest state.
+    // The dropped entries were everything published after #queueFrom up to the newest.
+    this.#queueFrom = this.queue.at(this.queue.size - 1)?.position ?? this.#queueFrom;
     this.queue.clear();
-    this.#queueFrom = item.position;
+    this.queue.push(item);
     this.#shortfall = 'overflow';
   }
 

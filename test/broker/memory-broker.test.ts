@@ -86,13 +86,35 @@ describe('MemoryBroker', () => {
       await broker.close();
     });
 
-    it('resync with history disabled: an overflow gap, then live again', async () => {
+    it('resync with history disabled: an overflow gap, the newest messages, then live', async () => {
       const broker = createMemoryBroker({ historyLimit: 0 });
       const sub = iterate(broker.subscribe('live', { queueLimit: 4 }));
       await publishAll(broker, 'live', range(0, 20));
-      expect(gapsOf(await take(sub, 1))).toHaveLength(1);
+      const [gap] = await take(sub, 1);
+      expect(gap).toMatchObject({ type: 'gap', reason: 'overflow', resumeAfter: null });
+      // The queue kept the message that overflowed it and what came after: the latest state.
+      expect(dataOf(await take(sub, 4))).toEqual([16, 17, 18, 19]);
       await broker.publish('live', { data: 'after' });
       expect(dataOf(await take(sub, 1))).toEqual(['after']);
+      await broker.close();
+    });
+
+    it('a replay that outlives history gets an expired gap mid-way, then continues', async () => {
+      const clock = manualClock();
+      const broker = createMemoryBroker({ historyMaxAge: 100, now: clock.now, epoch: 'e' });
+      const ids = await publishAll(broker, 'slow', ['a', 'b']);
+      clock.advance(50);
+      await publishAll(broker, 'slow', ['c', 'd']);
+      const sub = iterate(broker.subscribe('slow', { since: ids[0]! }));
+      expect(dataOf(await take(sub, 1))).toEqual(['b']);
+      clock.advance(60); // 'a' and 'b' age out while the reader is at 'b': nothing lost yet
+      expect(dataOf(await take(sub, 1))).toEqual(['c']);
+      clock.advance(50); // 'c' and 'd' age out before 'd' was read
+      await broker.publish('slow', { data: 'e' });
+      const items = await take(sub, 2);
+      expect(items[0]).toMatchObject({ type: 'gap', reason: 'expired', requested: 'e:3' });
+      expect(dataOf(items)).toEqual(['e']);
+      await stop(sub);
       await broker.close();
     });
 
@@ -137,6 +159,39 @@ describe('MemoryBroker', () => {
       expect(stats(broker)).toMatchObject({ channels: 0, subscribers: 0 });
       expect((await nextItem(c)).done).toBe(true);
       expect((await b.next()).done).toBe(true);
+    });
+
+    it('presence state follows members and watchers, then disappears', async () => {
+      const broker = createMemoryBroker();
+      const controller = new AbortController();
+      const watcher = iterate(broker.presence('room', { signal: controller.signal }));
+      const leave = await broker.join('room', { clientId: 'a' });
+      const leaveAgain = await broker.join('room', { clientId: 'a' });
+      expect(stats(broker)).toMatchObject({
+        presenceChannels: 1,
+        presenceMembers: 1,
+        presenceWatchers: 1,
+      });
+      await leave();
+      await leaveAgain();
+      controller.abort();
+      expect(stats(broker)).toMatchObject({
+        presenceChannels: 0,
+        presenceMembers: 0,
+        presenceWatchers: 0,
+      });
+      expect((await watcher.next()).done).toBe(true); // aborted: queued changes went with it
+      await broker.close();
+    });
+
+    it('refuses bad subscribe and history options at the call', async () => {
+      const broker = createMemoryBroker();
+      const invalid = expect.objectContaining({ code: 'invalid_argument' }) as unknown as Error;
+      expect(() => broker.subscribe('c', { queueLimit: 0 })).toThrow(invalid);
+      expect(() => broker.presence('c', { queueLimit: -1 })).toThrow(invalid);
+      await expect(broker.history('c', { limit: -1 })).rejects.toThrow(invalid);
+      expect(stats(broker).channels).toBe(0);
+      await broker.close();
     });
 
     it('forgets a channel with no subscribers and no history', async () => {
