@@ -45,6 +45,7 @@ export type SluiceErrorCode =
   | 'ws_rate_limited'
   | 'ws_validation_failed'
   | 'ws_not_subscribed'
+  | 'ws_subscription_limit'
   | 'ws_abuse'
   | 'ws_heartbeat_timeout'
   | 'ws_connect_timeout'
