@@ -1,6 +1,7 @@
 import { assertChannelName } from '../core/channel.js';
 import { SluiceError } from '../core/errors.js';
 import { newEpoch } from '../core/event-id.js';
+import { ChannelRegistry } from './channel-registry.js';
 import { HistoryBuffer, positionId, resolveCursor } from './history-buffer.js';
 import { MemoryPresence } from './memory-presence.js';
 import { MemorySubscription } from './memory-subscription.js';
@@ -65,12 +66,6 @@ export interface MemoryBrokerStats {
   presenceWatchers: number;
 }
 
-interface ChannelState {
-  readonly name: string;
-  readonly history: HistoryBuffer;
-  readonly subscribers: Set<MemorySubscription>;
-}
-
 /**
  * The embedded broker: everything in one process, nothing persisted.
  *
@@ -90,9 +85,7 @@ export class MemoryBroker implements Broker {
   readonly epoch: string;
   readonly #limits: Required<Omit<MemoryBrokerOptions, 'now' | 'epoch'>>;
   readonly #now: () => number;
-  readonly #channels = new Map<string, ChannelState>();
-  /** Channels without subscribers, least recently active first (the eviction order). */
-  readonly #idle = new Map<string, ChannelState>();
+  readonly #channels: ChannelRegistry;
   readonly #presence = new MemoryPresence();
   #sequence = 0;
   #closed = false;
@@ -118,6 +111,7 @@ export class MemoryBroker implements Broker {
       ),
       maxChannels: count('maxChannels', options.maxChannels ?? d.maxChannels, 1),
     };
+    this.#channels = new ChannelRegistry(this.#limits);
     this.#now = options.now ?? Date.now;
     this.epoch = options.epoch ?? newEpoch(this.#now());
     positionId(this.epoch, 0); // throws now, not at the first publish, if the epoch is unusable
@@ -130,15 +124,15 @@ export class MemoryBroker implements Broker {
       throw new SluiceError('invalid_argument', 'publish: event must be a string');
     }
     const now = this.#now();
-    this.#sweep(now);
-    const state = this.#channel(channel);
+    this.#channels.sweep(now);
+    const state = this.#channels.obtain(channel, this.#sequence);
     const position = ++this.#sequence;
     const id = positionId(this.epoch, position);
     const message: BrokerMessage = { id, channel, data: input.data, time: now };
     if (input.event !== undefined) message.event = input.event;
     state.history.expire(now);
     state.history.append(position, message);
-    if (state.subscribers.size === 0) this.#touchIdle(state);
+    this.#channels.published(state);
     const entry = { position, message };
     for (const subscriber of state.subscribers) subscriber.enqueue(entry);
     return id;
@@ -172,18 +166,17 @@ export class MemoryBroker implements Broker {
         { ...base, ...optional('error', error), ...optional('signal', options.signal) },
       );
     }
-    this.#sweep(this.#now());
-    const state = this.#channel(channel);
+    this.#channels.sweep(this.#now());
+    const state = this.#channels.obtain(channel, this.#sequence);
     const subscription: MemorySubscription = new MemorySubscription(
       { ...source, history: state.history },
       {
         ...base,
         ...optional('signal', options.signal),
-        onEnd: () => this.#detach(state, subscription),
+        onEnd: () => this.#channels.detach(state, subscription),
       },
     );
-    if (state.subscribers.size === 0) this.#idle.delete(channel);
-    state.subscribers.add(subscription);
+    this.#channels.attach(state, subscription);
     return subscription;
   }
 
@@ -192,7 +185,7 @@ export class MemoryBroker implements Broker {
     assertChannelName(channel);
     const limit = options.limit === undefined ? Infinity : count('limit', options.limit, 0);
     const now = this.#now();
-    this.#sweep(now);
+    this.#channels.sweep(now);
     const history = this.#channels.get(channel)?.history;
     history?.expire(now);
     if (options.since === undefined) return { messages: history?.tail(limit) ?? [] };
@@ -252,12 +245,11 @@ export class MemoryBroker implements Broker {
       for (const subscription of [...state.subscribers]) subscription.end();
     }
     this.#channels.clear();
-    this.#idle.clear();
     this.#presence.close();
   }
 
   stats(): MemoryBrokerStats {
-    if (!this.#closed) this.#sweep(this.#now());
+    if (!this.#closed) this.#channels.sweep(this.#now());
     let subscribers = 0;
     let queuedMessages = 0;
     let retainedMessages = 0;
@@ -278,59 +270,6 @@ export class MemoryBroker implements Broker {
       presenceMembers: presence.members,
       presenceWatchers: presence.watchers,
     };
-  }
-
-  #channel(name: string): ChannelState {
-    const existing = this.#channels.get(name);
-    if (existing) return existing;
-    // Make room: forget the least recently active channel nobody is subscribed to.
-    while (this.#channels.size >= this.#limits.maxChannels && this.#idle.size > 0) {
-      const [oldest] = this.#idle.keys();
-      this.#drop(oldest!);
-    }
-    const state: ChannelState = {
-      name,
-      history: new HistoryBuffer({
-        limit: this.#limits.historyLimit,
-        maxAge: this.#limits.historyMaxAge,
-        floor: this.#sequence,
-      }),
-      subscribers: new Set(),
-    };
-    this.#channels.set(name, state);
-    this.#idle.set(name, state);
-    return state;
-  }
-
-  #detach(state: ChannelState, subscription: MemorySubscription): void {
-    state.subscribers.delete(subscription);
-    if (state.subscribers.size > 0 || this.#channels.get(state.name) !== state) return;
-    if (state.history.size === 0) this.#drop(state.name);
-    else this.#touchIdle(state);
-  }
-
-  #touchIdle(state: ChannelState): void {
-    if (state.history.size === 0) {
-      this.#drop(state.name); // nothing retained, nobody listening: nothing worth keeping
-      return;
-    }
-    this.#idle.delete(state.name);
-    this.#idle.set(state.name, state);
-  }
-
-  /** Forgets idle channels whose history aged out, oldest activity first; stops at a live one. */
-  #sweep(now: number): void {
-    if (this.#limits.historyMaxAge === null) return;
-    for (const state of this.#idle.values()) {
-      state.history.expire(now);
-      if (state.history.size > 0) return;
-      this.#drop(state.name);
-    }
-  }
-
-  #drop(name: string): void {
-    this.#channels.delete(name);
-    this.#idle.delete(name);
   }
 
   #assertOpen(): void {

@@ -99,6 +99,12 @@ export interface Broker {
   /**
    * Live messages (after a replay of history when `since` is given). Iteration ends when the
    * signal aborts, the consumer breaks out, or the broker closes.
+   *
+   * The subscription starts when `subscribe()` returns, not at the first `next()`: a message
+   * this broker publishes afterwards is delivered. Replay and live hand over without loss or
+   * duplicates; whatever cannot be delivered is announced by a `GapSignal` first. An invalid
+   * channel name throws at the call; on a closed broker the first `next()` throws
+   * `broker_closed`. (Contract: test/broker/contract.ts.)
    */
   subscribe(channel: string, options?: SubscribeOptions): AsyncIterable<SubscriptionItem>;
   history(channel: string, options?: HistoryOptions): Promise<HistoryResult>;
