@@ -6,14 +6,13 @@
  * requested id (or the id is from another epoch) the first event is `event: sluice.gap`.
  */
 import type { Broker, BrokerMessage, GapSignal, SubscriptionItem } from '../broker/types.js';
+import type { ChannelAction } from '../core/auth.js';
 import { assertChannelName, assertEventName } from '../core/channel.js';
 import { SluiceError } from '../core/errors.js';
 import type { SseFields } from '../sse/encoder.js';
 import { createSseResponse } from '../sse/response.js';
 import type { RequestContext, RouteHandler } from './handler.js';
 import { readJsonBody } from './read-body.js';
-
-export type ChannelAction = 'subscribe' | 'publish';
 
 export interface ChannelsHandlerOptions {
   broker: Broker;
@@ -24,7 +23,7 @@ export interface ChannelsHandlerOptions {
   stallTimeout?: number | null;
   retry?: number | null;
   /** Throws a SluiceError (401/403) when the request may not do this on this channel. */
-  authorize?: (request: Request, action: ChannelAction, channel: string) => Promise<void>;
+  authorize?: (request: Request, action: ChannelAction, channel: string) => Promise<unknown>;
 }
 
 export const CHANNELS_DEFAULTS = Object.freeze({

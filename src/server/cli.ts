@@ -19,6 +19,7 @@ async function main(): Promise<void> {
     config,
     onError: (error) => console.error('sluice: unexpected error', error),
   });
+  if (app.authWarning) console.warn(app.authWarning);
   const url = await app.listen();
   process.stdout.write(`sluice listening on ${url}\n`);
 

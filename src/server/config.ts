@@ -83,6 +83,23 @@ export const CONFIG_OPTIONS = [
     description: 'Age after which history is trimmed, ms (0: no age limit).',
   },
   {
+    key: 'jwtSecret',
+    env: 'SLUICE_JWT_SECRET',
+    flag: '--jwt-secret',
+    kind: 'string',
+    default: null,
+    description:
+      'HS256 secret (32+ bytes) for JWT auth of subscribe and publish. Unset: open mode, loopback only.',
+  },
+  {
+    key: 'allowedOrigins',
+    env: 'SLUICE_ALLOWED_ORIGINS',
+    flag: '--allowed-origins',
+    kind: 'list',
+    default: null,
+    description: 'Comma-separated Origins allowed to open WebSockets (unset: same host only).',
+  },
+  {
     key: 'shutdownTimeout',
     env: 'SLUICE_SHUTDOWN_TIMEOUT_MS',
     flag: '--shutdown-timeout-ms',
@@ -103,6 +120,8 @@ export interface ServerConfig {
   retry: number | null;
   historyLimit: number;
   historyMaxAge: number | null;
+  jwtSecret: string | null;
+  allowedOrigins: string[] | null;
   shutdownTimeout: number;
 }
 

@@ -9,6 +9,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Broker } from '../broker/types.js';
 import { createMemoryBroker } from '../broker/memory-broker.js';
 import { SluiceError } from '../core/errors.js';
+import { createRequestAuthorizer } from '../core/auth.js';
+import { setupAuth } from './auth-setup.js';
 import { createChannelsHandler } from './channels-handler.js';
 import { composeHandlers } from './compose.js';
 import { SERVER_DEFAULTS, type ServerConfig } from './config.js';
@@ -30,6 +32,8 @@ export interface SluiceServer {
   readonly server: http.Server;
   readonly broker: Broker;
   readonly config: ServerConfig;
+  /** Set in open mode (no JWT secret): the operator should see it. */
+  readonly authWarning: string | undefined;
   /** Fires when shutdown begins: long-lived streams end on it. */
   readonly shutdownSignal: AbortSignal;
   /** Resolves once listening; gives the base URL (`http://host:port`). */
@@ -40,6 +44,7 @@ export interface SluiceServer {
 
 export function createSluiceServer(options: SluiceServerOptions = {}): SluiceServer {
   const config: ServerConfig = { ...SERVER_DEFAULTS, ...options.config };
+  const auth = setupAuth(config);
   const ownsBroker = options.broker === undefined;
   const broker =
     options.broker ??
@@ -68,6 +73,7 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
       keepAlive: config.keepAlive,
       stallTimeout: config.stallTimeout,
       retry: config.retry,
+      authorize: createRequestAuthorizer(auth.authenticator),
     }),
     createIndexPage(),
   );
@@ -102,6 +108,7 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
     server,
     broker,
     config,
+    authWarning: auth.warning,
     shutdownSignal: shutdown.signal,
     listen: () =>
       new Promise((resolve, reject) => {
