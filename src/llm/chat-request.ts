@@ -1,0 +1,140 @@
+/**
+ * Reads and checks a Chat Completions request body. Only what sluice relies on is checked
+ * (messages, model, stream flags, tools, limits); every other field is kept as sent, so an
+ * upstream receives parameters sluice does not know about (forward compatibility).
+ */
+import { SluiceError } from '../core/errors.js';
+import { invalidRequest } from './openai-error.js';
+import type { ChatCompletionRequest } from './openai-types.js';
+
+export const CHAT_REQUEST_DEFAULTS = Object.freeze({
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: 4 * 1024 * 1024,
+  /** Most messages in one request. */
+  maxMessages: 4096,
+  /** Most tools in one request. */
+  maxTools: 128,
+});
+
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+
+/** Reads the body with a byte cap, then parses JSON. */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  if (!request.body) throw invalidRequest('A JSON request body is required');
+  const reader = request.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(maxBytes);
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
+  } catch (error) {
+    throw new SluiceError('invalid_json', 'The request body is not valid UTF-8 JSON', {
+      status: 400,
+      cause: error,
+    });
+  }
+}
+
+function tooLarge(maxBytes: number): SluiceError {
+  return new SluiceError('payload_too_large', `The request body exceeds ${maxBytes} bytes`, {
+    status: 413,
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function optionalNumber(body: Record<string, unknown>, key: string, integer: boolean): void {
+  const value = body[key];
+  if (value === undefined || value === null) return;
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw invalidRequest(`"${key}" must be ${integer ? 'an integer' : 'a number'}`, key);
+  }
+}
+
+export function parseChatRequest(
+  body: unknown,
+  limits: { maxMessages?: number; maxTools?: number } = {},
+): ChatCompletionRequest {
+  if (!isRecord(body)) throw invalidRequest('The request body must be a JSON object');
+  const { model, messages, stream, stream_options: streamOptions, tools, n } = body;
+  if (typeof model !== 'string' || model.length === 0 || model.length > 256) {
+    throw invalidRequest('"model" must be a non-empty string of at most 256 characters', 'model');
+  }
+  const maxMessages = limits.maxMessages ?? CHAT_REQUEST_DEFAULTS.maxMessages;
+  if (!Array.isArray(messages) || messages.length === 0 || messages.length > maxMessages) {
+    throw invalidRequest(`"messages" must be an array of 1 to ${maxMessages} messages`, 'messages');
+  }
+  for (const [i, message] of messages.entries()) {
+    if (!isRecord(message) || typeof message['role'] !== 'string' || !ROLES.has(message['role'])) {
+      throw invalidRequest(`messages[${i}] needs a valid "role"`, `messages[${i}].role`);
+    }
+    const content = message['content'];
+    if (
+      content !== undefined &&
+      content !== null &&
+      typeof content !== 'string' &&
+      !Array.isArray(content)
+    ) {
+      throw invalidRequest(
+        `messages[${i}].content must be a string or an array of parts`,
+        `messages[${i}].content`,
+      );
+    }
+  }
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') {
+    throw invalidRequest('"stream" must be a boolean', 'stream');
+  }
+  if (streamOptions !== undefined && streamOptions !== null && !isRecord(streamOptions)) {
+    throw invalidRequest('"stream_options" must be an object', 'stream_options');
+  }
+  if (n !== undefined && n !== null && n !== 1) {
+    throw invalidRequest('sluice serves one choice per request: "n" must be 1', 'n');
+  }
+  const maxTools = limits.maxTools ?? CHAT_REQUEST_DEFAULTS.maxTools;
+  if (tools !== undefined && tools !== null) {
+    if (!Array.isArray(tools) || tools.length > maxTools) {
+      throw invalidRequest(`"tools" must be an array of at most ${maxTools} tools`, 'tools');
+    }
+    for (const [i, tool] of tools.entries()) {
+      const fn = isRecord(tool) ? tool['function'] : undefined;
+      if (
+        !isRecord(tool) ||
+        tool['type'] !== 'function' ||
+        !isRecord(fn) ||
+        typeof fn['name'] !== 'string'
+      ) {
+        throw invalidRequest(
+          `tools[${i}] must be {type:"function", function:{name,...}}`,
+          `tools[${i}]`,
+        );
+      }
+    }
+  }
+  optionalNumber(body, 'max_tokens', true);
+  optionalNumber(body, 'max_completion_tokens', true);
+  optionalNumber(body, 'seed', true);
+  return body as ChatCompletionRequest;
+}

@@ -1,0 +1,156 @@
+/**
+ * The generations this process knows: running ones, and finished ones kept for
+ * `retentionMs` so that a reload just after the end still replays the answer (and a cancel
+ * or status call still finds them). Bounded: at most `maxGenerations` entries; when full, the
+ * oldest finished one is forgotten, and when every entry is still running a new generation
+ * is refused with 429. Expired entries are swept on each call (no timers to tear down).
+ *
+ * Usage accounting: every generation's summary (and each non-streaming request's) goes to
+ * `onUsage` and into running totals, whatever way it ended.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Broker } from '../broker/types.js';
+import { SluiceError } from '../core/errors.js';
+import {
+  Generation,
+  type GenerationOptions,
+  type GenerationStatus,
+  type GenerationSummary,
+} from './generation.js';
+
+export const REGISTRY_DEFAULTS = Object.freeze({
+  maxGenerations: 256,
+  /** How long a finished generation stays resumable, ms. */
+  retentionMs: 10 * 60_000,
+});
+
+export interface GenerationRegistryOptions {
+  broker: Broker;
+  maxGenerations?: number;
+  retentionMs?: number;
+  onUsage?: ((summary: GenerationSummary) => void) | undefined;
+  now?: () => number;
+}
+
+export interface LlmStats {
+  running: number;
+  retained: number;
+  started: number;
+  ended: Record<GenerationStatus, number>;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+}
+
+type CreateOptions = Omit<GenerationOptions, 'id' | 'broker' | 'onEnd'>;
+
+/** `chatcmpl-` plus 128 random bits: unguessable, so an id is the capability to follow or cancel. */
+export function newGenerationId(): string {
+  return `chatcmpl-${randomBytes(16).toString('base64url').replace(/[-_]/g, 'x')}`;
+}
+
+export class GenerationRegistry {
+  readonly #generations = new Map<string, { generation: Generation; endedAt?: number }>();
+  readonly #options: GenerationRegistryOptions;
+  readonly #now: () => number;
+  readonly #stats: LlmStats = {
+    running: 0,
+    retained: 0,
+    started: 0,
+    ended: { running: 0, completed: 0, cancelled: 0, abandoned: 0, failed: 0 },
+    usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+  };
+  #closed = false;
+
+  constructor(options: GenerationRegistryOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get broker(): Broker {
+    return this.#options.broker;
+  }
+
+  /** Registers a new generation (not started yet). Throws 429 when full of running ones. */
+  create(options: CreateOptions): Generation {
+    if (this.#closed)
+      throw new SluiceError('shutting_down', 'The server is shutting down', { status: 503 });
+    this.#sweep();
+    const max = this.#options.maxGenerations ?? REGISTRY_DEFAULTS.maxGenerations;
+    if (this.#generations.size >= max) {
+      const oldest = [...this.#generations.entries()]
+        .filter(([, entry]) => entry.endedAt !== undefined)
+        .sort((a, b) => a[1].endedAt! - b[1].endedAt!)[0];
+      if (!oldest) {
+        throw new SluiceError('too_many_requests', `Too many generations running (limit ${max})`, {
+          status: 429,
+        });
+      }
+      this.#generations.delete(oldest[0]);
+    }
+    const entry: { generation: Generation; endedAt?: number } = {
+      generation: new Generation({
+        ...options,
+        id: newGenerationId(),
+        broker: this.#options.broker,
+        onEnd: (summary) => {
+          entry.endedAt = this.#now();
+          this.record(summary);
+        },
+      }),
+    };
+    this.#generations.set(entry.generation.id, entry);
+    this.#stats.started++;
+    return entry.generation;
+  }
+
+  get(id: string): Generation | undefined {
+    this.#sweep();
+    return this.#generations.get(id)?.generation;
+  }
+
+  /** Accounts one finished generation or non-streaming request. */
+  record(summary: GenerationSummary): void {
+    this.#stats.ended[summary.status]++;
+    this.#stats.usage.prompt_tokens += summary.usage.prompt_tokens;
+    this.#stats.usage.completion_tokens += summary.usage.completion_tokens;
+    this.#stats.usage.total_tokens += summary.usage.total_tokens;
+    try {
+      this.#options.onUsage?.(summary);
+    } catch {
+      // A failing usage hook must not break the stream it accounts for.
+    }
+  }
+
+  stats(): LlmStats {
+    this.#sweep();
+    let running = 0;
+    for (const entry of this.#generations.values()) if (entry.endedAt === undefined) running++;
+    return {
+      ...this.#stats,
+      running,
+      retained: this.#generations.size - running,
+      ended: { ...this.#stats.ended },
+      usage: { ...this.#stats.usage },
+    };
+  }
+
+  /** Stops every running generation (their readers get the end) and forgets them all. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const running = [...this.#generations.values()]
+      .filter((entry) => entry.endedAt === undefined && entry.generation.startId !== undefined)
+      .map((entry) => entry.generation);
+    for (const generation of running) generation.abandon();
+    await Promise.all(running.map((generation) => generation.ended));
+    this.#generations.clear();
+  }
+
+  #sweep(): void {
+    const retention = this.#options.retentionMs ?? REGISTRY_DEFAULTS.retentionMs;
+    const now = this.#now();
+    for (const [id, entry] of this.#generations) {
+      if (entry.endedAt !== undefined && now - entry.endedAt >= retention)
+        this.#generations.delete(id);
+    }
+  }
+}

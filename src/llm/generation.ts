@@ -1,0 +1,335 @@
+/**
+ * One streamed generation, decoupled from the HTTP request that started it.
+ *
+ * A producer task pulls events from the model and publishes each chunk to the broker
+ * channel `gen:<id>` (data = the chunk's JSON text, published once, sent as is to every
+ * reader). Readers (generation-reader.ts) subscribe to that channel, so one model call
+ * serves the first request, a resume after a reload and any number of followers, each
+ * getting every chunk exactly once by event id.
+ *
+ * Memory is bounded by `maxEvents` per generation (the broker's history for the channel must
+ * hold that many): past it the generation ends with `finish_reason: "length"` and the
+ * model is stopped. Coalescing (`coalesceMs`) merges deltas so that at high token rates at
+ * most one chunk is published per interval, which also lets long answers fit the cap.
+ *
+ * Ends: `completed` (finish, usage, `[DONE]`), `cancelled` (an explicit stop: finish
+ * `stop` with `sluice.reason: "cancelled"`, usage, `[DONE]`), `abandoned` (no reader for
+ * the grace period: the model is aborted, an error frame is left for a late resume),
+ * `failed` (model error or truncation: an error frame). Usage is recorded in every case.
+ */
+import type { Broker } from '../broker/types.js';
+import { SluiceError } from '../core/errors.js';
+import { ChunkBuilder, DeltaBuffer } from './chunk-builder.js';
+import type { ModelEvent, ModelStream } from './model.js';
+import { openAIErrorBody, toSluiceError } from './openai-error.js';
+import type { ChatCompletionChunk, CompletionUsage, FinishReason } from './openai-types.js';
+import { OutputAssembler } from './output-assembler.js';
+
+export type GenerationStatus = 'running' | 'completed' | 'cancelled' | 'abandoned' | 'failed';
+
+/** Broker event names on a generation channel (never sent as SSE `event:` fields). */
+export const GEN_EVENTS = Object.freeze({
+  start: 'start',
+  chunk: 'chunk',
+  done: 'done',
+  error: 'error',
+});
+
+const ABANDONED_MESSAGE = 'The generation was stopped: no reader came back within the grace period';
+
+/** Messages kept back from `maxEvents` for the terminal ones (flush, role, finish, usage, end). */
+const TERMINAL_RESERVE = 5;
+
+export interface GenerationOptions {
+  id: string;
+  broker: Broker;
+  /** The opened model stream, and the controller that aborts it. */
+  stream: ModelStream;
+  abort: AbortController;
+  model: string;
+  provider: string;
+  created: number;
+  includeUsage: boolean;
+  /** Time with no reader before the model is aborted; 0 = at once; null = never. */
+  graceMs: number | null;
+  coalesceMs: number | null;
+  maxEvents: number;
+  onEnd?: (summary: GenerationSummary) => void;
+}
+
+export interface GenerationSummary {
+  id: string;
+  model: string;
+  provider: string;
+  status: GenerationStatus;
+  finishReason: FinishReason | null;
+  usage: CompletionUsage;
+  /** True when usage was counted by sluice (the model reported none, e.g. it was aborted). */
+  usageCounted: boolean;
+  created: number;
+  /** Chunk events published (not counting the start marker). */
+  events: number;
+  error?: { code: string; message: string };
+}
+
+type Next = IteratorResult<ModelEvent> | 'flush' | 'stop';
+
+export class Generation {
+  readonly id: string;
+  readonly broker: Broker;
+  readonly channel: string;
+  readonly model: string;
+  /** Id of the start marker: readers "from the beginning" subscribe after it. */
+  startId: string | undefined;
+  /** Id of the last message (`[DONE]` or the error frame) once the generation ended. */
+  terminalId: string | undefined;
+  readonly ended: Promise<GenerationSummary>;
+  #status: GenerationStatus = 'running';
+  #stopIntent: 'cancelled' | 'abandoned' | undefined;
+  #readers = 0;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+  #published = 0;
+  #lastPublish = 0;
+  #resolveEnded!: (summary: GenerationSummary) => void;
+  #summary: GenerationSummary | undefined;
+  readonly #o: GenerationOptions;
+  readonly #builder: ChunkBuilder;
+  readonly #buffer = new DeltaBuffer();
+  readonly #counter = new OutputAssembler({ keepText: false });
+
+  constructor(options: GenerationOptions) {
+    this.#o = options;
+    this.id = options.id;
+    this.broker = options.broker;
+    this.channel = `gen:${options.id}`;
+    this.model = options.model;
+    this.#builder = new ChunkBuilder({
+      id: options.id,
+      model: options.model,
+      created: options.created,
+    });
+    this.ended = new Promise((resolve) => (this.#resolveEnded = resolve));
+  }
+
+  get status(): GenerationStatus {
+    return this.#status;
+  }
+
+  get readers(): number {
+    return this.#readers;
+  }
+
+  get summary(): GenerationSummary | undefined {
+    return this.#summary;
+  }
+
+  /** Publishes the start marker and launches the producer. Resolves once readers can attach. */
+  async start(): Promise<void> {
+    try {
+      this.startId = await this.#o.broker.publish(this.channel, {
+        event: GEN_EVENTS.start,
+        data: { model: this.model, created: this.#o.created },
+      });
+    } catch (error) {
+      // Nothing was published: end at once so nobody waits on `ended`, and release the model.
+      this.#o.abort.abort(error);
+      await this.#end(undefined, false, error).catch(() => undefined);
+      throw error;
+    }
+    void this.#produce();
+    if (this.#readers === 0) this.#armGrace();
+  }
+
+  /** Registers a reader; the returned function unregisters it (idempotent). */
+  attach(): () => void {
+    this.#readers++;
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    let attached = true;
+    return () => {
+      if (!attached) return;
+      attached = false;
+      this.#readers--;
+      if (this.#readers === 0) this.#armGrace();
+    };
+  }
+
+  /** The explicit stop. Returns false when the generation had already ended. */
+  cancel(): boolean {
+    if (this.#status !== 'running' || this.#stopIntent) return this.#stopIntent === 'cancelled';
+    this.#stopIntent = 'cancelled';
+    this.#o.abort.abort(new SluiceError('llm_cancelled', 'The generation was cancelled'));
+    return true;
+  }
+
+  /** Stops the model as if nobody came back (grace expiry, server shutdown). */
+  abandon(): void {
+    if (this.#status !== 'running' || this.#stopIntent) return;
+    this.#stopIntent = 'abandoned';
+    this.#o.abort.abort(new SluiceError('llm_generation_abandoned', ABANDONED_MESSAGE));
+  }
+
+  #armGrace(): void {
+    const grace = this.#o.graceMs;
+    if (this.#status !== 'running' || grace === null || this.#graceTimer) return;
+    this.#graceTimer = setTimeout(() => {
+      this.#graceTimer = undefined;
+      if (this.#readers === 0) this.abandon();
+    }, grace);
+    this.#graceTimer.unref?.();
+  }
+
+  async #produce(): Promise<void> {
+    const iterator = this.#o.stream[Symbol.asyncIterator]();
+    const signal = this.#o.abort.signal;
+    const stopped = new Promise<'stop'>((resolve) => {
+      if (signal.aborted) resolve('stop');
+      else signal.addEventListener('abort', () => resolve('stop'), { once: true });
+    });
+    let pending: Promise<IteratorResult<ModelEvent>> | undefined;
+    let finish: FinishReason | undefined;
+    let capped = false;
+    let failure: unknown;
+    try {
+      for (;;) {
+        pending ??= iterator.next();
+        const wait = this.#flushDelay();
+        const timer = wait === undefined ? undefined : delay(wait);
+        const races: Promise<Next>[] = [pending, stopped];
+        if (timer) races.push(timer.promise.then(() => 'flush' as const));
+        const next = await Promise.race(races);
+        timer?.cancel();
+        if (next === 'stop') break;
+        if (next === 'flush') {
+          await this.#flush();
+          continue;
+        }
+        pending = undefined;
+        if (next.done) break;
+        const event = next.value;
+        this.#counter.add(event);
+        if (event.type === 'content' || event.type === 'tool_call') {
+          this.#buffer.add(event);
+          if (this.#flushDelay() === 0) await this.#flush();
+          if (this.#published >= this.#o.maxEvents - TERMINAL_RESERVE) {
+            capped = true;
+            break;
+          }
+        } else if (event.type === 'finish') {
+          finish = event.reason;
+        }
+      }
+    } catch (error) {
+      failure = error;
+    }
+    // Stop the model in every case (a no-op when it already finished), then close it.
+    if (!this.#o.abort.signal.aborted)
+      this.#o.abort.abort(new SluiceError('aborted', 'Generation ended'));
+    pending?.catch(() => undefined);
+    await iterator.return?.().catch(() => undefined);
+    clearTimeout(this.#graceTimer);
+    await this.#end(finish, capped, failure).catch(() => undefined);
+  }
+
+  /** ms to wait before the pending delta may be published; undefined when nothing is pending. */
+  #flushDelay(): number | undefined {
+    if (this.#buffer.size === 0) return undefined;
+    const interval = this.#o.coalesceMs;
+    if (interval === null || interval <= 0) return 0;
+    return Math.max(0, this.#lastPublish + interval - performance.now());
+  }
+
+  async #flush(): Promise<void> {
+    const delta = this.#buffer.take();
+    if (delta) await this.#publishChunk(this.#builder.delta(delta, this.#usageField()));
+  }
+
+  #usageField(): null | undefined {
+    return this.#o.includeUsage ? null : undefined;
+  }
+
+  async #publishChunk(chunk: ChatCompletionChunk): Promise<void> {
+    await this.#publish(GEN_EVENTS.chunk, JSON.stringify(chunk));
+  }
+
+  async #publish(event: string, data: string): Promise<string> {
+    const id = await this.#o.broker.publish(this.channel, { event, data });
+    this.#published++;
+    this.#lastPublish = performance.now();
+    return id;
+  }
+
+  async #end(finish: FinishReason | undefined, capped: boolean, failure: unknown): Promise<void> {
+    let status: GenerationStatus;
+    let error: SluiceError | undefined;
+    if (this.#stopIntent === 'cancelled') status = 'cancelled';
+    else if (this.#stopIntent === 'abandoned') status = 'abandoned';
+    else if (failure !== undefined) status = 'failed';
+    else if (finish === undefined && !capped) status = 'failed';
+    else status = 'completed';
+    if (status === 'abandoned')
+      error = new SluiceError('llm_generation_abandoned', ABANDONED_MESSAGE, { status: 499 });
+    if (status === 'failed') {
+      error =
+        failure === undefined
+          ? new SluiceError('llm_upstream_truncated', 'The model ended without a finish reason', {
+              status: 502,
+            })
+          : toSluiceError(failure);
+    }
+    const reason: FinishReason | null =
+      status === 'cancelled' ? 'stop' : capped ? 'length' : (finish ?? null);
+    const { usage, counted } = this.#counter.usage(this.#o.stream.promptTokens);
+    this.#status = status;
+    this.#summary = {
+      id: this.id,
+      model: this.model,
+      provider: this.#o.provider,
+      status,
+      finishReason: reason,
+      usage,
+      usageCounted: counted,
+      created: this.#o.created,
+      events: this.#published,
+      ...(error ? { error: { code: error.code, message: error.message } } : {}),
+    };
+    try {
+      await this.#flush();
+      if (error) {
+        this.terminalId = await this.#publish(
+          GEN_EVENTS.error,
+          JSON.stringify(openAIErrorBody(error)),
+        );
+      } else {
+        if (this.#buffer.roleOwed)
+          await this.#publishChunk(
+            this.#builder.delta(this.#buffer.takeRole(), this.#usageField()),
+          );
+        const extension = status === 'cancelled' ? { reason: 'cancelled' as const } : undefined;
+        const usageField = this.#usageField();
+        await this.#publishChunk(
+          this.#builder.finish(reason ?? 'stop', {
+            ...(usageField === null ? { usage: null } : {}),
+            ...(extension ? { extension } : {}),
+          }),
+        );
+        if (this.#o.includeUsage) await this.#publishChunk(this.#builder.usage(usage));
+        this.terminalId = await this.#publish(GEN_EVENTS.done, '[DONE]');
+      }
+    } finally {
+      this.#summary.events = this.#published;
+      this.#resolveEnded(this.#summary);
+      this.#o.onEnd?.(this.#summary);
+    }
+  }
+}
+
+/** A cancellable unref'd delay: a coalescing wait cut short by a token leaves no timer behind. */
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref?.();
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
