@@ -1,7 +1,8 @@
 /**
  * The SSE client's defaults and the small pure decisions it makes: retry or stop, whether a
- * Content-Type is an event stream, how `Last-Event-ID` goes on the wire.
+ * Content-Type is an event stream, how `Last-Event-ID` goes on the wire, the silence timer.
  */
+import { SluiceError } from '../core/errors.js';
 import type { SseRetryContext } from './sse-client-types.js';
 
 export const SSE_CLIENT_DEFAULTS = Object.freeze({
@@ -62,8 +63,39 @@ export function parseRetryAfter(value: string | null): number | undefined {
   return Number(value.trim()) * 1000;
 }
 
+/**
+ * Aborts the attempt's controller after `ms` without a byte (a half-open TCP connection
+ * otherwise hangs forever). Unref'd: the open socket, not this timer, keeps Node alive.
+ */
+export class InactivityTimer {
+  readonly #ms: number | null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(ms: number | null) {
+    if (ms !== null && !(ms > 0)) throw new RangeError('inactivityTimeout must be > 0 or null');
+    this.#ms = ms;
+  }
+
+  /** (Re)starts the countdown: called when an attempt starts and on every chunk. */
+  arm(controller: AbortController): void {
+    const ms = this.#ms;
+    if (ms === null) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      const message = `No bytes received for ${ms} ms`;
+      controller.abort(new SluiceError('sse_inactivity_timeout', message));
+    }, ms);
+    unrefTimer(this.#timer);
+  }
+
+  disarm(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
 /** Timers must not keep a process alive on their own (Node); a no-op in browsers. */
-export function unrefTimer(timer: unknown): void {
+function unrefTimer(timer: unknown): void {
   if (typeof timer === 'object' && timer !== null && 'unref' in timer) {
     const unref = (timer as { unref?: unknown }).unref;
     if (typeof unref === 'function') unref.call(timer);

@@ -84,6 +84,19 @@ export class EventQueue<T> {
     });
   }
 
+  /** The consumer's view; leaving a `for await` loop calls `onReturn` (the client closes). */
+  iterator(onReturn: () => void): AsyncIterableIterator<T, undefined> {
+    const iterator: AsyncIterableIterator<T, undefined> = {
+      next: () => this.next(),
+      return: () => {
+        onReturn();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
   #endResult(): Promise<IteratorResult<T, undefined>> {
     const error = this.#takeError();
     return error === undefined

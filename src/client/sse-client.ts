@@ -22,24 +22,17 @@
  * is synchronous and idempotent: it aborts the fetch, clears the timers, fires only its own
  * `statechange`, and nothing after it, not even events already parsed from the same chunk.
  *
- * Reconnect delay = the server's `retry:` (clamped to `backoff.maxDelay`, since timers turn
- * huge values into ~1 ms) + a full-jitter backoff draw (1 s, ×2 per failure, 30 s cap).
- * The spec waits the reconnection time and allows backoff on top (§9.2.3 step 3); adding
- * rather than flooring keeps the jitter, so clients given the same `retry:` do not all
- * return at the same instant. A `Retry-After` on a retried status is honoured as a minimum.
- * A connection that stayed up `minUptime` (5 s) resets the backoff and the retry count.
- *
- * Defaults are in `SSE_CLIENT_DEFAULTS` (inactivity 45 s, queue 256 events) and
+ * Reconnect delay = the server's `retry:` (clamped) + a full-jitter backoff draw; details
+ * in sse-client-retry.ts. Defaults: `SSE_CLIENT_DEFAULTS` (inactivity 45 s, minUptime 5 s,
+ * queue 256 events, unlimited retries), `BACKOFF_DEFAULTS` (1 s, ×2, 30 s cap), and
  * `defaultShouldRetry` (204 and 4xx stop, except 408/429; 5xx and network errors retry).
  *
- * The reconnect timer is deliberately not unref'd: a live client keeps a Node process
- * running during a backoff wait, as its socket does while connected (a process that exits
- * silently mid-stream was undici#4247). The inactivity timer is unref'd; `close()` clears both.
+ * Timers: the inactivity timer is unref'd; the reconnect timer is not, on purpose (see
+ * `ReconnectTimer`). `close()` clears both.
  */
-import { BACKOFF_DEFAULTS, Backoff } from '../core/backoff.js';
 import { SluiceError } from '../core/errors.js';
 import { createParser } from '../sse/parser.js';
-import { SSE_CLIENT_DEFAULTS, defaultShouldRetry, unrefTimer } from './sse-client-policy.js';
+import { InactivityTimer, SSE_CLIENT_DEFAULTS } from './sse-client-policy.js';
 import { EventQueue } from './sse-client-queue.js';
 import {
   buildRequestInit,
@@ -50,6 +43,7 @@ import {
   toSluiceError,
   type Failure,
 } from './sse-client-request.js';
+import { ReconnectPolicy, ReconnectTimer } from './sse-client-retry.js';
 import {
   SSE_READY_STATE,
   SseErrorEvent,
@@ -77,19 +71,15 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
   readonly url: string;
   readonly #options: SseClientOptions;
   readonly #fetch: SseFetch;
-  readonly #backoff: Backoff;
-  readonly #maxDelay: number;
+  readonly #policy: ReconnectPolicy;
   readonly #parser: ReturnType<typeof createParser>;
   #readyState: SseReadyState = CONNECTING;
   #lastEventId: string;
-  #reconnectionTime = 0;
-  #failures = 0;
   #openedAt: number | undefined;
   #origin: string;
   #attempt: AbortController | undefined;
-  #inactivityTimer: ReturnType<typeof setTimeout> | undefined;
-  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
-  #wake: (() => void) | undefined;
+  readonly #inactivity: InactivityTimer;
+  readonly #reconnectTimer = new ReconnectTimer();
   #queue: EventQueue<SseClientEvent> | undefined;
   #endError: SluiceError | undefined;
   readonly #onAbort = (): void => this.close('the signal was aborted');
@@ -108,13 +98,15 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
       throw new SluiceError('invalid_argument', 'No global fetch here: pass options.fetch');
     }
     this.#fetch = fetch;
-    this.#backoff = new Backoff(options.backoff);
-    this.#maxDelay = options.backoff?.maxDelay ?? BACKOFF_DEFAULTS.maxDelay;
+    this.#policy = new ReconnectPolicy(options);
+    const { inactivityTimeout } = options;
+    this.#inactivity = new InactivityTimer(
+      inactivityTimeout === undefined ? SSE_CLIENT_DEFAULTS.inactivityTimeout : inactivityTimeout,
+    );
     this.#parser = createParser(
       {
         onEvent: (event) => this.#onEvent(event),
-        // F10: a huge retry would overflow timers into a reconnect storm; clamp it.
-        onRetry: (ms) => (this.#reconnectionTime = Math.min(ms, this.#maxDelay)),
+        onRetry: (ms) => this.#policy.setReconnectionTime(ms),
         // F7: an `id` in a block without data still moves the resume point.
         onId: (id) => {
           if (this.#open) this.#lastEventId = id;
@@ -154,7 +146,7 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
 
   /** The server's `retry:` (ms, clamped), waited before the backoff draw; 0 until sent. */
   get reconnectionTime(): number {
-    return this.#reconnectionTime;
+    return this.#policy.reconnectionTime;
   }
 
   /** Closes the stream for good: synchronous, idempotent, no event after it. */
@@ -176,15 +168,7 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
     );
     this.#queue = queue;
     if (this.#closed) queue.end({ error: this.#endError });
-    const iterator: AsyncIterableIterator<SseClientEvent, undefined> = {
-      next: () => queue.next(),
-      return: () => {
-        this.close('the async iterator was left');
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return queue.iterator(() => this.close('the async iterator was left'));
   }
 
   async #run(): Promise<void> {
@@ -196,12 +180,12 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
         if (failure === undefined || this.#closed) return;
         const delay = this.#afterFailure(failure);
         if (delay === null) return;
-        await this.#sleep(delay);
+        await this.#reconnectTimer.wait(delay);
       }
     } catch (error) {
       // Only a throwing shouldRetry (or a bug) gets here: stop loudly rather than hang.
       const failure = { code: 'network_error', error: toSluiceError(error) } as const;
-      this.#fail('retry_stopped', failure, this.#failures);
+      this.#fail('retry_stopped', failure, this.#policy.failures);
     }
   }
 
@@ -214,7 +198,7 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
     try {
       const init = await buildRequestInit(this.#options, this.#lastEventId, controller.signal);
       if (this.#closed) return undefined;
-      this.#armInactivity(controller);
+      this.#inactivity.arm(controller);
       const response = await this.#fetch(this.url, init);
       if (this.#closed) return undefined;
       const failure = checkResponse(response);
@@ -233,7 +217,7 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
       if (this.#closed) return undefined;
       return failureFromError(error, controller.signal.reason);
     } finally {
-      this.#disarmInactivity();
+      this.#inactivity.disarm();
       // Releases the connection whatever happened (a no-op after a clean end of body).
       controller.abort();
       if (this.#attempt === controller) this.#attempt = undefined;
@@ -250,14 +234,14 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
         const queue = this.#queue;
         if (queue !== undefined && !queue.hasRoom) {
           // The silence is our consumer's, not the server's: pause the inactivity timer.
-          this.#disarmInactivity();
+          this.#inactivity.disarm();
           await queue.waitForRoom();
           if (this.#closed) return;
-          this.#armInactivity(controller);
+          this.#inactivity.arm(controller);
         }
         const { done, value } = await reader.read();
         if (done || this.#closed) return;
-        this.#armInactivity(controller);
+        this.#inactivity.arm(controller);
         this.#parser.feed(value);
       }
     } finally {
@@ -281,33 +265,16 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
     if (!this.#open) return;
     const message = error.message;
     const init = { code: 'parse_error', error, status: undefined, delay: null, message } as const;
-    this.dispatchEvent(new SseErrorEvent({ ...init, attempt: this.#failures }));
+    this.dispatchEvent(new SseErrorEvent({ ...init, attempt: this.#policy.failures }));
   }
 
   /** Decides what follows a failed attempt; the delay before the next, or `null` if none. */
   #afterFailure(failure: Failure): number | null {
-    const { code, status, error } = failure;
-    const openedAt = this.#openedAt;
+    const uptime = this.#openedAt === undefined ? undefined : performance.now() - this.#openedAt;
     this.#openedAt = undefined;
-    const minUptime = this.#options.minUptime ?? SSE_CLIENT_DEFAULTS.minUptime;
-    if (openedAt !== undefined && performance.now() - openedAt >= minUptime) {
-      this.#failures = 0;
-      this.#backoff.reset();
-    }
-    const attempt = (this.#failures += 1);
-    if (code === 'bad_content_type') return this.#fail('bad_content_type', failure, attempt);
-    const shouldRetry = this.#options.shouldRetry ?? defaultShouldRetry;
-    if (!shouldRetry({ code, status, error, attempt })) {
-      return this.#fail(status === 204 ? 'no_content' : 'retry_stopped', failure, attempt);
-    }
-    const maxRetries = this.#options.maxRetries ?? SSE_CLIENT_DEFAULTS.maxRetries;
-    if (maxRetries !== null && attempt > maxRetries) {
-      return this.#fail('retries_exhausted', failure, attempt);
-    }
-    let delay = this.#reconnectionTime + this.#backoff.next();
-    if (failure.retryAfter !== undefined) {
-      delay = Math.max(delay, Math.min(failure.retryAfter, this.#maxDelay));
-    }
+    const { attempt, stop, delay } = this.#policy.decide(failure, uptime);
+    if (stop !== undefined) return this.#fail(stop, failure, attempt);
+    const { code, status, error } = failure;
     const message = describeFailure(failure);
     this.#setState(CONNECTING, code, message);
     if (this.#closed) return null;
@@ -342,9 +309,8 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
     this.#readyState = CLOSED;
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
     this.#attempt?.abort();
-    this.#disarmInactivity();
-    clearTimeout(this.#sleepTimer);
-    this.#wake?.();
+    this.#inactivity.disarm();
+    this.#reconnectTimer.cancel();
     this.dispatchEvent(new SseStateChangeEvent({ from, to: CLOSED, code, reason }));
     return true;
   }
@@ -354,34 +320,6 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
     if (from === to || from === CLOSED) return;
     this.#readyState = to;
     this.dispatchEvent(new SseStateChangeEvent({ from, to, code, reason }));
-  }
-
-  #armInactivity(controller: AbortController): void {
-    const ms = this.#options.inactivityTimeout;
-    const timeout = ms === undefined ? SSE_CLIENT_DEFAULTS.inactivityTimeout : ms;
-    if (timeout === null) return;
-    clearTimeout(this.#inactivityTimer);
-    this.#inactivityTimer = setTimeout(() => {
-      const message = `No bytes received for ${timeout} ms`;
-      controller.abort(new SluiceError('sse_inactivity_timeout', message));
-    }, timeout);
-    unrefTimer(this.#inactivityTimer);
-  }
-
-  #disarmInactivity(): void {
-    clearTimeout(this.#inactivityTimer);
-    this.#inactivityTimer = undefined;
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.#wake = resolve;
-      this.#sleepTimer = setTimeout(() => {
-        this.#sleepTimer = undefined;
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-    });
   }
 }
 
