@@ -120,7 +120,8 @@ const POSITION = /^(?:0|[1-9][0-9]{0,15})$/;
 
 /**
  * Checks a client cursor against a channel's history. On any gap the read resumes from the
- * oldest retained message (so `GapSignal.resumeAfter` is `null`):
+ * oldest retained message, i.e. after `trimmedThrough`, whose id becomes
+ * `GapSignal.resumeAfter` (a cursor this channel honours without a gap):
  * - another epoch → `epoch`; not one of our ids → `invalid`;
  * - a position beyond the last one issued (a cursor from the future, e.g. a reused epoch
  *   after a restart, or an id from another channel) → `invalid` too;

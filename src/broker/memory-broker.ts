@@ -201,7 +201,7 @@ export class MemoryBroker implements Broker {
       channel,
       reason: resolved.reason,
       requested: options.since,
-      resumeAfter: null,
+      resumeAfter: positionId(this.epoch, resolved.position),
     };
     return { messages, gap };
   }

@@ -114,7 +114,14 @@ export class MemorySubscription extends QueueIterator<SubscriptionItem, HistoryE
     this.#shortfall = 'overflow';
   }
 
+  /** A gap resuming after `#lastDelivered`, which the caller has already moved. */
   #gap(reason: GapReason, requested: string): GapSignal {
-    return { type: 'gap', channel: this.#source.channel, reason, requested, resumeAfter: null };
+    return {
+      type: 'gap',
+      channel: this.#source.channel,
+      reason,
+      requested,
+      resumeAfter: positionId(this.#source.epoch, this.#lastDelivered),
+    };
   }
 }

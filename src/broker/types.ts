@@ -39,8 +39,9 @@ export interface GapSignal {
   requested: string;
   /**
    * The id the stream resumes after: the next message delivered is the first one after it.
-   * `null` when the stream resumes from the oldest message still in history (or from live
-   * when history is empty).
+   * It is a cursor the broker honours without a gap, so a client can adopt it as its new
+   * position at once. `null` when the broker cannot name that point; the stream then resumes
+   * from the oldest message still in history (or from live when history is empty).
    */
   resumeAfter: string | null;
 }

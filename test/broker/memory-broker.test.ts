@@ -13,6 +13,7 @@ import {
   iterate,
   stop,
   manualClock,
+  messagesOf,
   nextItem,
   publishAll,
   range,
@@ -74,8 +75,11 @@ describe('MemoryBroker', () => {
       const sentinel = await broker.publish('firehose', { data: 'sentinel' });
       const items = await takeUntil(sub, (m) => m.id === sentinel);
       const [gap] = gapsOf(items);
-      expect(gap).toMatchObject({ type: 'gap', reason: 'overflow', resumeAfter: null });
+      expect(gap).toMatchObject({ type: 'gap', reason: 'overflow' });
       expect(items[0]?.type).toBe('gap');
+      // The gap names where the stream resumes: right before the first message that follows.
+      const firstAfter = messagesOf(items)[0]!;
+      expect(gap?.resumeAfter).toBe(`${broker.epoch}:${Number(firstAfter.id.split(':')[1]) - 1}`);
       const delivered = dataOf(items);
       expect(delivered.length).toBeLessThanOrEqual(1000 + queueLimit + 1);
       expect(delivered.slice(-3)).toEqual([99_998, 99_999, 'sentinel']);
@@ -91,7 +95,11 @@ describe('MemoryBroker', () => {
       const sub = iterate(broker.subscribe('live', { queueLimit: 4 }));
       await publishAll(broker, 'live', range(0, 20));
       const [gap] = await take(sub, 1);
-      expect(gap).toMatchObject({ type: 'gap', reason: 'overflow', resumeAfter: null });
+      expect(gap).toMatchObject({
+        type: 'gap',
+        reason: 'overflow',
+        resumeAfter: `${broker.epoch}:16`,
+      });
       // The queue kept the message that overflowed it and what came after: the latest state.
       expect(dataOf(await take(sub, 4))).toEqual([16, 17, 18, 19]);
       await broker.publish('live', { data: 'after' });
