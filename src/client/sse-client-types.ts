@@ -157,8 +157,55 @@ export interface SseClientEventMap {
 
 type Listener<E> = ((event: E) => void) | { handleEvent(event: E): void } | null;
 
-/** `EventTarget` with listener types for the client's events (runtime is unchanged). */
+type Handler<E> = ((event: E) => unknown) | null;
+
+/**
+ * `EventTarget` with listener types for the client's events, and EventSource's handler
+ * attributes (C17): assigning replaces the handler in place, `null` removes it.
+ */
 export class SseEventTarget extends EventTarget {
+  readonly #handlers = new Map<string, { current: Handler<never>; listener: EventListener }>();
+
+  get onopen(): Handler<SseOpenEvent> {
+    return this.#getHandler('open');
+  }
+  set onopen(handler: Handler<SseOpenEvent>) {
+    this.#setHandler('open', handler);
+  }
+  get onmessage(): Handler<MessageEvent<string>> {
+    return this.#getHandler('message');
+  }
+  set onmessage(handler: Handler<MessageEvent<string>>) {
+    this.#setHandler('message', handler);
+  }
+  get onerror(): Handler<SseErrorEvent> {
+    return this.#getHandler('error');
+  }
+  set onerror(handler: Handler<SseErrorEvent>) {
+    this.#setHandler('error', handler);
+  }
+
+  #getHandler<E>(type: string): Handler<E> {
+    return (this.#handlers.get(type)?.current ?? null) as Handler<E>;
+  }
+
+  #setHandler<E extends Event>(type: string, handler: Handler<E>): void {
+    const slot = this.#handlers.get(type);
+    if (handler === null) {
+      if (slot !== undefined) super.removeEventListener(type, slot.listener);
+      this.#handlers.delete(type);
+    } else if (slot !== undefined) {
+      slot.current = handler;
+    } else {
+      const entry = {
+        current: handler as Handler<never>,
+        listener: (event: Event) => void (entry.current as Handler<Event>)?.call(this, event),
+      };
+      this.#handlers.set(type, entry);
+      super.addEventListener(type, entry.listener);
+    }
+  }
+
   override addEventListener<K extends keyof SseClientEventMap>(
     type: K,
     listener: Listener<SseClientEventMap[K]>,

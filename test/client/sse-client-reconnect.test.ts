@@ -112,6 +112,26 @@ describe('SseClient reconnection', () => {
     expect(states.slice(0, 4)).toEqual(['open', 'server_closed', 'open', 'server_closed']);
   });
 
+  it('follows redirects, and reconnects to the original URL (C4, C14)', async () => {
+    const server = await serve((req, res) => {
+      if (req.url === '/stream') res.writeHead(307, { location: '/final' }).end();
+      else res.writeHead(200, { 'content-type': 'text/event-stream' }).end(`data: ${req.url}\n\n`);
+    });
+    const { client } = connect(server.url, FAST);
+    const events: string[] = [];
+    for await (const event of client) {
+      events.push(event.data);
+      if (events.length === 2) break;
+    }
+    expect(events).toEqual(['/final', '/final']);
+    expect(server.requests.slice(0, 4).map((req) => req.url)).toEqual([
+      '/stream',
+      '/final',
+      '/stream',
+      '/final',
+    ]);
+  });
+
   it('stops on 204: CLOSED with no_content, no further request, iteration ends quietly', async () => {
     const server = await statusServer([204]);
     const { client, states, errors, closed } = connect(server.url, FAST);

@@ -206,6 +206,32 @@ describe('SseClient basics', () => {
     expect(errors).toEqual(['parse_error:sse_event_too_large']);
   });
 
+  it('supports onopen/onmessage/onerror: reassigning replaces, null removes (C17)', async () => {
+    const server = await serve((req, res) => {
+      openStream(res);
+      res.end(`data: ${req.index}\n\n`);
+    });
+    const client = track(connectSse(server.url, FAST));
+    const calls: string[] = [];
+    client.onmessage = () => calls.push('first');
+    client.onmessage = (event) => calls.push(`second ${event.data}`);
+    client.onopen = () => calls.push('open');
+    client.onerror = (event) => calls.push(`error ${event.code}`);
+    await eventWhere<MessageEvent<string>>(client, 'message', (event) => event.data === '1');
+    client.onmessage = null;
+    expect(client.onmessage).toBeNull();
+    await eventWhere<MessageEvent<string>>(client, 'message', (event) => event.data === '2');
+    expect(calls.slice(0, 6)).toEqual([
+      'open',
+      'second 0',
+      'error server_closed',
+      'open',
+      'second 1',
+      'error server_closed',
+    ]);
+    expect(calls).not.toContain('second 2');
+  });
+
   it('allows one async iterator at a time', async () => {
     const server = await serve((_req, res) => openStream(res));
     const client = track(connectSse(server.url, FAST));
