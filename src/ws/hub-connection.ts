@@ -1,0 +1,304 @@
+/**
+ * One WebSocket connection in the hub: decodes and validates client messages, applies the
+ * rate and abuse limits, runs requests one at a time (in order), and owns the outbound
+ * queue, the channel subscriptions and every timer, all of which end with the socket.
+ */
+import type { RawData, WebSocket } from 'ws';
+import type { Principal } from '../core/auth.js';
+import { isSluiceError, type SluiceErrorCode } from '../core/errors.js';
+import { CLOSE_CODES, closeReason } from './close-codes.js';
+import { ChannelSubscription, encodeFrame, type ChannelHost } from './hub-channel.js';
+import type { ResolvedHubOptions } from './hub-options.js';
+import { handleRequest, type RequestContext } from './hub-requests.js';
+import { OutboundQueue } from './outbound-queue.js';
+import {
+  PROTOCOL_VERSION,
+  type RequestId,
+  type ServerMessage,
+  type WireCodec,
+} from './protocol.js';
+import { parseClientMessage } from './protocol-parse.js';
+import { TokenBucket } from './rate-limit.js';
+
+/** Counters the hub aggregates across connections (cumulative). */
+export interface HubCounters {
+  slowConsumerDisconnects: number;
+  heartbeatTimeouts: number;
+  rateLimited: number;
+  invalidMessages: number;
+  dropped: number;
+  conflated: number;
+}
+
+/** Errors of the message itself (decoding, shape): these count towards the abuse limit. */
+const INVALID_MESSAGE_CODES: ReadonlySet<SluiceErrorCode> = new Set<SluiceErrorCode>([
+  'ws_bad_message',
+  'ws_unknown_type',
+  'invalid_channel',
+  'invalid_event_name',
+  'reserved_event_name',
+]);
+
+/** The longest a timer may be armed for (setTimeout's limit); later expiries re-arm. */
+const MAX_TIMER = 2 ** 31 - 1;
+
+export class HubConnection implements ChannelHost, RequestContext {
+  readonly id: string;
+  readonly principal: Principal;
+  readonly codec: WireCodec;
+  readonly options: ResolvedHubOptions;
+  readonly outbound: OutboundQueue;
+  readonly subscriptions = new Map<string, ChannelSubscription>();
+  /** Resolves once the socket closed and every subscription was torn down. */
+  readonly closed: Promise<void>;
+  readonly #ws: WebSocket;
+  readonly #counters: HubCounters;
+  readonly #rate: TokenBucket | undefined;
+  readonly #invalid: TokenBucket | undefined;
+  #rateViolations = 0;
+  #alive = true;
+  #closing = false;
+  #cleanedUp = false;
+  #pending = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  #resolveClosed!: () => void;
+
+  constructor(
+    ws: WebSocket,
+    init: { id: string; principal: Principal; codec: WireCodec; options: ResolvedHubOptions },
+    counters: HubCounters,
+  ) {
+    this.#ws = ws;
+    this.id = init.id;
+    this.principal = init.principal;
+    this.codec = init.codec;
+    this.options = init.options;
+    this.#counters = counters;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    const { rateLimit, maxInvalidMessages } = init.options;
+    this.#rate = rateLimit
+      ? new TokenBucket({ rate: rateLimit.messagesPerSecond, burst: rateLimit.burst })
+      : undefined;
+    this.#invalid =
+      maxInvalidMessages === null
+        ? undefined
+        : new TokenBucket({ rate: maxInvalidMessages / 60, burst: maxInvalidMessages });
+    const binary = init.codec.binary;
+    this.outbound = new OutboundQueue(
+      {
+        get bufferedAmount() {
+          return ws.bufferedAmount;
+        },
+        send: (data, done) => ws.send(data, { binary }, done),
+      },
+      {
+        maxBytes: init.options.maxBufferedBytes,
+        encodeDropNotice: (channel, count) =>
+          encodeFrame(init.codec, { type: 'gap', channel, reason: 'dropped', count }),
+      },
+    );
+  }
+
+  /** Sends the welcome and starts listening. */
+  start(): void {
+    const ws = this.#ws;
+    ws.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
+    ws.on('pong', () => (this.#alive = true));
+    ws.on('error', (error) => this.options.onError(error, { clientId: this.id }));
+    ws.on('close', () => void this.#cleanup());
+    this.send({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      clientId: this.id,
+      subject: this.principal.subject,
+      heartbeat: this.options.heartbeatInterval,
+      maxPayload: this.options.maxPayload,
+    });
+    this.#armExpiry();
+  }
+
+  /** One heartbeat tick: terminate if nothing arrived since the last tick, else ping. */
+  heartbeat(): void {
+    if (this.#closing) return;
+    if (!this.#alive) {
+      this.#counters.heartbeatTimeouts++;
+      this.terminate();
+      return;
+    }
+    this.#alive = false;
+    this.#ws.ping();
+  }
+
+  send(message: ServerMessage): void {
+    if (this.#closing) return;
+    if (this.outbound.offer({ data: encodeFrame(this.codec, message) }) === 'full') {
+      this.slowConsumer();
+    }
+  }
+
+  slowConsumer(): void {
+    if (this.#closing) return;
+    this.#counters.slowConsumerDisconnects++;
+    this.close(CLOSE_CODES.SLOW_CONSUMER);
+  }
+
+  fail(error: unknown): void {
+    if (this.#closing) return;
+    this.options.onError(error, { clientId: this.id });
+    this.close(CLOSE_CODES.INTERNAL_ERROR);
+  }
+
+  /** Closes with a close frame; the socket is destroyed if the peer does not answer in time. */
+  close(code: number, reason = closeReason(code)): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.outbound.close(); // a closing connection holds no backlog
+    this.#ws.close(code, reason);
+    this.#closeTimer = setTimeout(() => this.#ws.terminate(), this.options.closeTimeout);
+    this.#closeTimer.unref();
+  }
+
+  terminate(): void {
+    this.#closing = true;
+    this.#ws.terminate();
+  }
+
+  replyError(error: unknown, rid?: RequestId, channel?: string): void {
+    let code: string = 'internal_error';
+    let message = 'Internal error';
+    if (isSluiceError(error)) {
+      code = error.code;
+      message = error.message;
+    } else {
+      this.options.onError(error, { clientId: this.id });
+    }
+    this.send({
+      type: 'error',
+      code,
+      message,
+      ...(rid === undefined ? {} : { rid }),
+      ...(channel === undefined ? {} : { channel }),
+    });
+  }
+
+  #onFrame(data: RawData, isBinary: boolean): void {
+    this.#alive = true;
+    if (this.#closing) return;
+    let values: unknown[];
+    try {
+      const bytes = Array.isArray(data)
+        ? Buffer.concat(data)
+        : data instanceof ArrayBuffer
+          ? Buffer.from(data)
+          : data;
+      // ws has already checked that text frames are valid UTF-8.
+      values = this.codec.decode(isBinary ? bytes : bytes.toString('utf8'));
+    } catch (error) {
+      this.#invalidMessage(error, undefined);
+      return;
+    }
+    for (const value of values) {
+      if (this.#closing) return;
+      if (this.#rate && !this.#rate.take()) {
+        this.#rateLimited(value);
+        continue;
+      }
+      this.#rateViolations = 0;
+      try {
+        const message = parseClientMessage(value);
+        this.#schedule(() => handleRequest(this, message));
+      } catch (error) {
+        this.#invalidMessage(error, undefined);
+      }
+    }
+  }
+
+  /** Runs requests in arrival order; stops reading the socket while too many wait. */
+  #schedule(task: () => Promise<void>): void {
+    this.#pending++;
+    if (this.#pending >= this.options.maxPendingMessages) this.#ws.pause();
+    this.#chain = this.#chain
+      .then(task)
+      .catch((error: unknown) => this.replyError(error))
+      .finally(() => {
+        this.#pending--;
+        if (this.#ws.isPaused && this.#pending <= this.options.maxPendingMessages / 2) {
+          this.#ws.resume();
+        }
+      });
+  }
+
+  #invalidMessage(error: unknown, rid: RequestId | undefined): void {
+    this.#counters.invalidMessages++;
+    const ridFromError = isSluiceError(error) ? error.details?.rid : undefined;
+    const replyRid =
+      rid ??
+      (typeof ridFromError === 'string' || typeof ridFromError === 'number'
+        ? ridFromError
+        : undefined);
+    if (isSluiceError(error) && !INVALID_MESSAGE_CODES.has(error.code)) {
+      this.replyError(error, replyRid);
+      return;
+    }
+    if (this.#invalid && !this.#invalid.take()) {
+      this.close(CLOSE_CODES.BAD_CLIENT);
+      return;
+    }
+    this.replyError(error, replyRid);
+  }
+
+  #rateLimited(value: unknown): void {
+    this.#counters.rateLimited++;
+    // Another whole burst sent while limited: the client is not backing off.
+    if (++this.#rateViolations > (this.options.rateLimit?.burst ?? 0)) {
+      this.close(CLOSE_CODES.RATE_LIMITED);
+      return;
+    }
+    const rid =
+      typeof value === 'object' && value !== null && 'rid' in value ? value.rid : undefined;
+    this.send({
+      type: 'error',
+      code: 'ws_rate_limited',
+      message: 'Rate limit exceeded: message discarded',
+      ...(typeof rid === 'string' || typeof rid === 'number' ? { rid } : {}),
+    });
+  }
+
+  #armExpiry(): void {
+    const expiresAt = this.principal.expiresAt;
+    if (expiresAt === undefined || this.#closing) return;
+    const delay = expiresAt - Date.now();
+    if (delay <= 0) {
+      this.close(CLOSE_CODES.TOKEN_EXPIRED);
+      return;
+    }
+    this.#expiryTimer = setTimeout(() => this.#armExpiry(), Math.min(delay, MAX_TIMER));
+    this.#expiryTimer.unref();
+  }
+
+  async #cleanup(): Promise<void> {
+    if (this.#cleanedUp) return;
+    this.#cleanedUp = true;
+    this.#closing = true;
+    clearTimeout(this.#closeTimer);
+    clearTimeout(this.#expiryTimer);
+    const stats = this.outbound.stats();
+    this.#counters.dropped += stats.dropped;
+    this.#counters.conflated += stats.conflated;
+    this.outbound.close();
+    const subscriptions = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    // Presence must be right after abrupt disconnects: every membership is left here.
+    const results = await Promise.allSettled(subscriptions.map((sub) => sub.stop()));
+    for (const result of results) {
+      if (result.status === 'rejected') this.options.onError(result.reason, { clientId: this.id });
+    }
+    this.#resolveClosed();
+  }
+
+  get isClosing(): boolean {
+    return this.#closing;
+  }
+}

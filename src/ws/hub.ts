@@ -1,0 +1,272 @@
+/**
+ * The WebSocket hub: upgrades on one path of an existing HTTP(S) server become connections
+ * speaking the sluice protocol over the broker's channels. One heartbeat timer serves every
+ * connection; `close()` ends them all with 1001 and leaves no timer or listener behind.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Principal } from '../core/auth.js';
+import { SluiceError, isSluiceError } from '../core/errors.js';
+import { CLOSE_CODES } from './close-codes.js';
+import { HubConnection, type HubCounters } from './hub-connection.js';
+import {
+  resolveHubOptions,
+  type ResolvedHubOptions,
+  type WebSocketHubOptions,
+} from './hub-options.js';
+import { negotiate, rejectUpgrade, requestPath, type Negotiated } from './hub-upgrade.js';
+
+export interface WebSocketHubStats {
+  connections: number;
+  /** Handshakes waiting for authentication. */
+  pendingUpgrades: number;
+  subscriptions: number;
+  /** Outbound bytes held for all connections (socket buffers plus queues). */
+  bufferedBytes: number;
+  /** The largest single connection's outbound bytes: never above `maxBufferedBytes`. */
+  maxConnectionBufferedBytes: number;
+  queuedMessages: number;
+  /** Cumulative counters since the hub started. */
+  dropped: number;
+  conflated: number;
+  slowConsumerDisconnects: number;
+  heartbeatTimeouts: number;
+  rateLimited: number;
+  invalidMessages: number;
+  rejectedUpgrades: Record<
+    'origin' | 'unauthorized' | 'capacity' | 'badRequest' | 'closing',
+    number
+  >;
+}
+
+export interface WebSocketHub {
+  readonly path: string;
+  /**
+   * Handles an `upgrade` event if it is for the hub's path (returns `false` otherwise). For
+   * servers that dispatch upgrades themselves; `attachWebSocketHub` calls it for you.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Closes every connection with 1001 (going away), stops timers, detaches from the server. */
+  close(): Promise<void>;
+  stats(): WebSocketHubStats;
+}
+
+type RejectReason = keyof WebSocketHubStats['rejectedUpgrades'];
+
+class Hub implements WebSocketHub {
+  readonly path: string;
+  readonly #options: ResolvedHubOptions;
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Set<HubConnection>();
+  readonly #pending = new Set<Promise<void>>();
+  readonly #protocols = new WeakMap<IncomingMessage, string>();
+  readonly #heartbeat: ReturnType<typeof setInterval> | undefined;
+  readonly #counters: HubCounters = {
+    slowConsumerDisconnects: 0,
+    heartbeatTimeouts: 0,
+    rateLimited: 0,
+    invalidMessages: 0,
+    dropped: 0,
+    conflated: 0,
+  };
+  readonly #rejected: WebSocketHubStats['rejectedUpgrades'] = {
+    origin: 0,
+    unauthorized: 0,
+    capacity: 0,
+    badRequest: 0,
+    closing: 0,
+  };
+  #closing: Promise<void> | undefined;
+  #detach: (() => void) | undefined;
+
+  constructor(options: WebSocketHubOptions) {
+    this.#options = resolveHubOptions(options);
+    this.path = this.#options.path;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: this.#options.maxPayload,
+      // Compression stays off: per-connection zlib state is the classic memory blow-up.
+      perMessageDeflate: false,
+      handleProtocols: (_offered, request) => this.#protocols.get(request) ?? false,
+    });
+    const interval = this.#options.heartbeatInterval;
+    if (interval !== null) {
+      this.#heartbeat = setInterval(() => {
+        for (const connection of this.#connections) connection.heartbeat();
+      }, interval);
+      this.#heartbeat.unref();
+    }
+  }
+
+  setDetach(detach: () => void): void {
+    this.#detach = detach;
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    if (requestPath(request) !== this.path) return false;
+    // Until ws owns the socket, a reset must not become an unhandled 'error'.
+    const onSocketError = (): void => void socket.destroy();
+    socket.on('error', onSocketError);
+    const reject = (error: SluiceError, reason: RejectReason, headers = {}): void => {
+      this.#rejected[reason]++;
+      rejectUpgrade(socket, error, headers);
+    };
+    if (this.#closing) {
+      reject(new SluiceError('shutting_down', 'Server shutting down', { status: 503 }), 'closing');
+      return true;
+    }
+    const max = this.#options.maxConnections;
+    if (max !== null && this.#connections.size + this.#pending.size >= max) {
+      const error = new SluiceError('too_many_connections', 'Too many connections', {
+        status: 503,
+      });
+      reject(error, 'capacity', { 'Retry-After': '5' });
+      return true;
+    }
+    let negotiated: Negotiated;
+    try {
+      negotiated = negotiate(request, this.#options.allowedOrigins);
+    } catch (error) {
+      const sluiceError = error as SluiceError;
+      const reason: RejectReason =
+        sluiceError.code === 'forbidden'
+          ? 'origin'
+          : sluiceError.status === 401
+            ? 'unauthorized'
+            : 'badRequest';
+      reject(sluiceError, reason);
+      return true;
+    }
+    const pending = this.#authenticate(request, socket, head, negotiated, onSocketError);
+    this.#pending.add(pending);
+    void pending.finally(() => this.#pending.delete(pending));
+    return true;
+  }
+
+  async #authenticate(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    negotiated: Negotiated,
+    onSocketError: () => void,
+  ): Promise<void> {
+    let principal: Principal;
+    try {
+      principal = await this.#options.authenticator.authenticate({
+        ...(negotiated.token === undefined ? {} : { token: negotiated.token }),
+        ...(negotiated.origin === undefined ? {} : { origin: negotiated.origin }),
+      });
+    } catch (error) {
+      if (!isSluiceError(error)) this.#options.onError(error, {});
+      const rejection = isSluiceError(error)
+        ? error
+        : new SluiceError('internal_error', 'Authentication failed', { status: 500 });
+      this.#rejected.unauthorized++;
+      rejectUpgrade(socket, rejection);
+      return;
+    }
+    if (this.#closing) {
+      this.#rejected.closing++;
+      rejectUpgrade(
+        socket,
+        new SluiceError('shutting_down', 'Server shutting down', { status: 503 }),
+      );
+      return;
+    }
+    if (socket.destroyed) return;
+    if (negotiated.protocol !== undefined) this.#protocols.set(request, negotiated.protocol);
+    socket.off('error', onSocketError);
+    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, principal, negotiated));
+  }
+
+  #accept(ws: WebSocket, principal: Principal, negotiated: Negotiated): void {
+    const connection = new HubConnection(
+      ws,
+      { id: randomUUID(), principal, codec: negotiated.codec, options: this.#options },
+      this.#counters,
+    );
+    this.#connections.add(connection);
+    void connection.closed.then(() => this.#connections.delete(connection));
+    connection.start();
+    if (this.#closing) connection.close(CLOSE_CODES.GOING_AWAY);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#detach?.();
+      if (this.#heartbeat) clearInterval(this.#heartbeat);
+      await Promise.allSettled([...this.#pending]);
+      const connections = [...this.#connections];
+      for (const connection of connections) connection.close(CLOSE_CODES.GOING_AWAY);
+      await Promise.all(connections.map((connection) => connection.closed));
+      await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    })();
+    return this.#closing;
+  }
+
+  stats(): WebSocketHubStats {
+    let subscriptions = 0;
+    let bufferedBytes = 0;
+    let maxConnectionBufferedBytes = 0;
+    let queuedMessages = 0;
+    let dropped = this.#counters.dropped;
+    let conflated = this.#counters.conflated;
+    for (const connection of this.#connections) {
+      const outbound = connection.outbound.stats();
+      subscriptions += connection.subscriptions.size;
+      bufferedBytes += outbound.bufferedBytes;
+      maxConnectionBufferedBytes = Math.max(maxConnectionBufferedBytes, outbound.bufferedBytes);
+      queuedMessages += outbound.queuedMessages;
+      dropped += outbound.dropped;
+      conflated += outbound.conflated;
+    }
+    return {
+      connections: this.#connections.size,
+      pendingUpgrades: this.#pending.size,
+      subscriptions,
+      bufferedBytes,
+      maxConnectionBufferedBytes,
+      queuedMessages,
+      dropped,
+      conflated,
+      slowConsumerDisconnects: this.#counters.slowConsumerDisconnects,
+      heartbeatTimeouts: this.#counters.heartbeatTimeouts,
+      rateLimited: this.#counters.rateLimited,
+      invalidMessages: this.#counters.invalidMessages,
+      rejectedUpgrades: { ...this.#rejected },
+    };
+  }
+}
+
+/** A hub not attached to any server: feed it upgrades with `hub.handleUpgrade()`. */
+export function createWebSocketHub(options: WebSocketHubOptions): WebSocketHub {
+  return new Hub(options);
+}
+
+/**
+ * Attaches a hub to a server's `upgrade` event. Upgrades for other paths are left to other
+ * listeners; when the hub is the only listener they are answered 404 rather than hanging.
+ */
+export function attachWebSocketHub(
+  server: HttpServer | HttpsServer,
+  options: WebSocketHubOptions,
+): WebSocketHub {
+  const hub = new Hub(options);
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (hub.handleUpgrade(request, socket, head)) return;
+    if (server.listenerCount('upgrade') === 1) {
+      socket.on('error', () => socket.destroy());
+      rejectUpgrade(
+        socket,
+        new SluiceError('not_found', 'No WebSocket endpoint here', { status: 404 }),
+      );
+    }
+  };
+  server.on('upgrade', onUpgrade);
+  hub.setDetach(() => server.off('upgrade', onUpgrade));
+  return hub;
+}
