@@ -1,3 +1,5 @@
 export * from './sse-client.js';
 export * from './sse-client-policy.js';
 export * from './sse-client-types.js';
+export * from './reconnecting-websocket.js';
+export * from './ws-client.js';
