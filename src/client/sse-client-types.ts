@@ -69,6 +69,7 @@ export interface SseClientOptions {
   /**
    * Request headers, or a function evaluated before every attempt (fresh auth tokens).
    * `Accept: text/event-stream` is added unless present; `Last-Event-ID` is set by the client.
+   * A function that throws fails the attempt as a `network_error` (so it is retried).
    */
   headers?: HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
   /** Request body (e.g. for POST), or a function evaluated before every attempt. */
