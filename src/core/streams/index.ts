@@ -4,3 +4,6 @@ export * from './from-async-iterable.js';
 export * from './to-async-iterable.js';
 export * from './buffer-monitor.js';
 export * from './monitor-backpressure.js';
+export * from './async-queue.js';
+export * from './bounded-queue.js';
+export * from './conflating-queue.js';
