@@ -7,3 +7,5 @@ export * from './monitor-backpressure.js';
 export * from './async-queue.js';
 export * from './bounded-queue.js';
 export * from './conflating-queue.js';
+export * from './batch.js';
+export * from './coalesce.js';
