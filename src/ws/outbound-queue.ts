@@ -145,7 +145,18 @@ export class OutboundQueue {
 
   /** Whether a payload of `size` bytes fits now. */
   fits(size: number): boolean {
-    return this.bufferedBytes + size + OUTBOUND_DEFAULTS.frameOverhead <= this.#limit;
+    return this.#admits(size + OUTBOUND_DEFAULTS.frameOverhead);
+  }
+
+  /**
+   * A frame larger than the whole budget would otherwise never be deliverable (and a
+   * resuming client would meet it again and again), so it is admitted alone, into an empty
+   * connection: the bound is then max(maxBytes, largest message), and message size is
+   * bounded where messages come in (HTTP body limit, WebSocket maxPayload).
+   */
+  #admits(bytes: number): boolean {
+    const buffered = this.bufferedBytes;
+    return buffered + bytes <= this.#limit || (buffered === 0 && bytes > this.#limit);
   }
 
   offer(item: OutboundItem): OfferResult {
@@ -279,7 +290,7 @@ export class OutboundQueue {
 
   /** Evicts the oldest droppable entries (never `keep`) until `bytes` fit. */
   #makeRoom(bytes: number, keep: Entry | undefined): boolean {
-    while (this.bufferedBytes + bytes > this.#limit) {
+    while (!this.#admits(bytes)) {
       let index = this.#evictHead;
       while (index < this.#evictable.length && this.#evictable[index]!.gone) index++;
       this.#evictHead = index;

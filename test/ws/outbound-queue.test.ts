@@ -63,6 +63,19 @@ describe('OutboundQueue', () => {
     expect(queue.offer({ data: frame })).toBe('queued');
   });
 
+  it('admits a message larger than the whole budget alone, into an empty connection', async () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { maxBytes: room(100), encodeDropNotice: notice });
+    const big = new Uint8Array(500);
+    queue.offer({ data: bytes('small') });
+    expect(queue.offer({ data: big })).toBe('full');
+    const wait = queue.waitForRoom(big.byteLength, null);
+    sink.drain();
+    await expect(wait).resolves.toBe(true);
+    expect(queue.offer({ data: big })).toBe('queued');
+    expect(queue.offer({ data: bytes('next') })).toBe('full');
+  });
+
   it('waitForRoom times out, aborts, and fails on close', async () => {
     const sink = new FakeSink();
     const queue = new OutboundQueue(sink, { maxBytes: room(20 + O), encodeDropNotice: notice });
