@@ -5,7 +5,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { machineNote, type BenchModule, type BenchSection } from './harness.js';
 
-const modules: Record<string, () => Promise<{ default: BenchModule }>> = {};
+const modules: Record<string, () => Promise<{ default: BenchModule }>> = {
+  'sse-fanout': () => import('./sse-fanout.bench.js'),
+};
 
 const DOC = new URL('../docs/benchmarks.md', import.meta.url);
 

@@ -1,0 +1,85 @@
+/**
+ * What the SSE fan-out bench's three processes say to each other over IPC, and the pieces
+ * both server implementations must share so that they do exactly the same work apart from
+ * the code under test: the payload, the publish pacer and the wall clock used for latency.
+ */
+
+/** Parent -> server process. */
+export type ServerCommand =
+  | { type: 'subscribers' }
+  | { type: 'cpu' }
+  | { type: 'publish'; count: number; rate: number }
+  | { type: 'exit' };
+
+/** Server process -> parent. */
+export type ServerReply =
+  | { type: 'listening'; url: string }
+  | { type: 'subscribers'; count: number }
+  | { type: 'cpu'; user: number; system: number }
+  | { type: 'published'; count: number; startedAt: number; endedAt: number }
+  | { type: 'error'; message: string };
+
+/** Parent -> client-load process. */
+export type ClientCommand =
+  | { type: 'connect'; url: string; clients: number }
+  | { type: 'arm'; expected: number; timeout: number }
+  | { type: 'exit' };
+
+/** Client-load process -> parent. */
+export type ClientReply =
+  | { type: 'connected'; clients: number }
+  | { type: 'armed' }
+  | {
+      type: 'done';
+      delivered: number;
+      /** Wall-clock time of the last delivery (ms since the Unix epoch, sub-ms precision). */
+      lastAt: number;
+      p50: number;
+      p99: number;
+      /** CPU time the client process spent between arm and done, µs. */
+      cpuMicros: number;
+    }
+  | { type: 'error'; message: string };
+
+/** The path the client-load process subscribes to on either server. */
+export const EVENTS_PATH = '/v1/channels/bench/events';
+export const CHANNEL = 'bench';
+
+/**
+ * Wall clock with sub-millisecond precision, comparable across processes on one machine:
+ * the publisher stamps each message with it and the client subtracts it on arrival.
+ */
+export function wallClock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** About 100 bytes of JSON, `t` first so the client's scanner finds it at a fixed key. */
+export function payload(seq: number): { t: number; seq: number; pad: string } {
+  return { t: wallClock(), seq, pad: PAD };
+}
+
+const PAD = 'x'.repeat(48);
+
+/**
+ * Calls `publish(seq)` `count` times at `rate` per second, catching up in bursts when a tick
+ * comes late (so a busy server does not silently lower the offered load). Resolves with the
+ * wall-clock start and end.
+ */
+export function pace(
+  count: number,
+  rate: number,
+  publish: (seq: number) => void,
+): Promise<{ startedAt: number; endedAt: number }> {
+  const tick = Math.min(20, Math.max(1, 1000 / rate));
+  const startedAt = wallClock();
+  let sent = 0;
+  return new Promise((resolve) => {
+    const step = () => {
+      const due = Math.min(count, Math.floor(((wallClock() - startedAt) * rate) / 1000) + 1);
+      while (sent < due) publish(sent++);
+      if (sent >= count) resolve({ startedAt, endedAt: wallClock() });
+      else setTimeout(step, tick);
+    };
+    step();
+  });
+}

@@ -1,0 +1,150 @@
+/**
+ * The server side of the SSE fan-out bench, run as its own process so that its CPU time
+ * (`process.cpuUsage()`: user + system, every thread) is measured apart from the clients.
+ *
+ *   node --import tsx bench/fanout/server-process.ts sluice|raw
+ *
+ * - `sluice`: the real server (`createSluiceServer`), published to in-process with
+ *   `broker.publish()`; every subscriber is a `GET /v1/channels/bench/events` SSE stream.
+ * - `raw`: a bare `node:http` server that keeps every response and, per message, encodes
+ *   the same event bytes once and `res.write()`s them to each. It is the floor: no broker,
+ *   no per-subscriber queue, no backpressure handling, no Web-stream layer.
+ *
+ * Both publish from the same pacer with the same payload; the parent drives everything
+ * over IPC (see protocol.ts).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createMemoryBroker } from '../../src/broker/memory-broker.js';
+import { createSluiceServer } from '../../src/server/server.js';
+import {
+  CHANNEL,
+  EVENTS_PATH,
+  pace,
+  payload,
+  type ServerCommand,
+  type ServerReply,
+} from './protocol.js';
+
+interface Target {
+  listen(): Promise<string>;
+  subscribers(): number;
+  publish: (seq: number) => void;
+  close(): Promise<void>;
+}
+
+function send(reply: ServerReply): void {
+  process.send?.(reply);
+}
+
+function fail(error: unknown): void {
+  send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+}
+
+function sluiceTarget(): Target {
+  const broker = createMemoryBroker();
+  const app = createSluiceServer({
+    broker,
+    config: { host: '127.0.0.1', port: 0, keepAlive: null },
+    onError: fail,
+  });
+  return {
+    listen: () => app.listen(),
+    subscribers: () => broker.stats().subscribers,
+    publish: (seq) => {
+      broker.publish(CHANNEL, { data: payload(seq) }).catch(fail);
+    },
+    close: async () => {
+      await app.close();
+      await broker.close();
+    },
+  };
+}
+
+/** The same response headers the sluice SSE response sends on HTTP/1.1. */
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+  connection: 'keep-alive',
+};
+
+function rawTarget(): Target {
+  const open = new Set<http.ServerResponse>();
+  // Ids shaped like the memory broker's `<epoch>:<position>`, so events are byte-for-byte
+  // the same length.
+  const epoch = `${Date.now().toString(36)}abcd`;
+  let position = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url !== EVENTS_PATH) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, SSE_HEADERS);
+    res.flushHeaders();
+    res.socket?.setNoDelay(true);
+    res.write(': ok\n');
+    open.add(res);
+    res.once('close', () => open.delete(res));
+  });
+  return {
+    listen: () =>
+      new Promise((resolve) => {
+        server.listen(0, '127.0.0.1', () => {
+          resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+        });
+      }),
+    subscribers: () => open.size,
+    publish: (seq) => {
+      const id = `${epoch}:${++position}`;
+      const bytes = Buffer.from(`id: ${id}\ndata: ${JSON.stringify(payload(seq))}\n\n`);
+      for (const res of open) res.write(bytes);
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const res of open) res.end();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function main(): Promise<void> {
+  const kind = process.argv[2];
+  if (kind !== 'sluice' && kind !== 'raw') throw new Error('usage: server-process sluice|raw');
+  const target = kind === 'sluice' ? sluiceTarget() : rawTarget();
+  const url = await target.listen();
+  process.on('message', (command: ServerCommand) => {
+    switch (command.type) {
+      case 'subscribers':
+        send({ type: 'subscribers', count: target.subscribers() });
+        break;
+      case 'cpu': {
+        const { user, system } = process.cpuUsage();
+        send({ type: 'cpu', user, system });
+        break;
+      }
+      case 'publish':
+        pace(command.count, command.rate, target.publish).then(
+          ({ startedAt, endedAt }) =>
+            send({ type: 'published', count: command.count, startedAt, endedAt }),
+          fail,
+        );
+        break;
+      case 'exit':
+        process.disconnect();
+        break;
+    }
+  });
+  // The parent going away ends us too: no orphaned servers.
+  process.once('disconnect', () => {
+    void target.close().finally(() => process.exit(0));
+  });
+  send({ type: 'listening', url });
+}
+
+main().catch((error: unknown) => {
+  fail(error);
+  process.exitCode = 1;
+  process.disconnect();
+});

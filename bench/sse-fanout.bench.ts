@@ -1,0 +1,274 @@
+/**
+ * SSE fan-out: one channel, N subscribers in a separate process, the sluice server against
+ * a raw `node:http` loop writing the same bytes. Per (server, N): deliveries per second,
+ * p50/p99 publish-to-arrival latency, and server CPU time per delivery, which is the goal:
+ * sluice at most 1.1× the raw loop.
+ *
+ * Three kinds of process (helpers in bench/fanout/): each server in its own process, so
+ * `process.cpuUsage()` before and after the window is its CPU alone; one client-load process
+ * per server holding the N connections; this process only orchestrates. Runs alternate
+ * between the two servers (which one goes first swaps every run), so drift on the shared
+ * machine hits both alike.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { fmt, median, table, type BenchSection } from './harness.js';
+import { Child } from './fanout/child.js';
+import type { ClientCommand, ClientReply, ServerCommand, ServerReply } from './fanout/protocol.js';
+
+export interface FanoutScenario {
+  clients: number;
+  /** Messages published per second on the channel. */
+  rate: number;
+  /** Messages per measured run. */
+  count: number;
+}
+
+export interface FanoutOptions {
+  scenarios?: readonly FanoutScenario[];
+  /** Measured runs per server and scenario (after one warm-up run each). */
+  runs?: number;
+  /** Directory for `--cpu-prof` profiles of the server processes (`<server>-<clients>/`). */
+  profileDir?: string;
+}
+
+/**
+ * Both scenarios offer the same 20,000 deliveries/s for 2 s: enough load that the
+ * per-delivery cost dominates fixed costs (timers, IPC), low enough that the raw loop and
+ * the client process keep up on a 2-core machine, so latency measures delivery and not an
+ * ever-growing queue.
+ */
+export const SSE_FANOUT_DEFAULTS = Object.freeze({
+  scenarios: Object.freeze([
+    Object.freeze({ clients: 100, rate: 200, count: 400 }),
+    Object.freeze({ clients: 1000, rate: 20, count: 40 }),
+  ]),
+  runs: 5,
+  /** Goal: sluice server CPU per delivery at most this multiple of the raw loop's. */
+  goal: 1.1,
+});
+
+type Kind = 'sluice' | 'raw';
+type Server = Child<ServerCommand, ServerReply>;
+type Client = Child<ClientCommand, ClientReply>;
+
+export interface RunResult {
+  delivered: number;
+  expected: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  cpuPerDelivery: number;
+  clientCpuPerDelivery: number;
+}
+
+interface Pair {
+  server: Server;
+  client: Client;
+}
+
+async function start(kind: Kind, clients: number, profileDir?: string): Promise<Pair> {
+  const execArgv =
+    profileDir === undefined
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${clients}`)}`];
+  const server: Server = new Child('./server-process.ts', [kind], execArgv);
+  const client: Client = new Child('./client-process.ts');
+  try {
+    const { url } = await server.ask(null, 'listening');
+    await client.ask({ type: 'connect', url, clients }, 'connected');
+    // Headers arrive before the subscription is surely registered: wait for the server's count.
+    for (let i = 0; ; i++) {
+      const { count } = await server.ask({ type: 'subscribers' }, 'subscribers');
+      if (count === clients) break;
+      if (i > 200) throw new Error(`${kind}: ${count} of ${clients} subscribers registered`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  } catch (error) {
+    await stop({ server, client });
+    throw error;
+  }
+  return { server, client };
+}
+
+async function stop({ server, client }: Pair): Promise<void> {
+  await client.stop({ type: 'exit' });
+  await server.stop({ type: 'exit' });
+}
+
+async function measure(pair: Pair, scenario: FanoutScenario): Promise<RunResult> {
+  const { server, client } = pair;
+  const expected = scenario.clients * scenario.count;
+  const window = (scenario.count / scenario.rate) * 1000;
+  await client.ask({ type: 'arm', expected, timeout: window + 10_000 }, 'armed');
+  const before = await server.ask({ type: 'cpu' }, 'cpu');
+  const [published, result] = await Promise.all([
+    server.ask(
+      { type: 'publish', count: scenario.count, rate: scenario.rate },
+      'published',
+      window + 20_000,
+    ),
+    client.ask(null, 'done', window + 20_000),
+  ]);
+  const after = await server.ask({ type: 'cpu' }, 'cpu');
+  const cpu = after.user - before.user + (after.system - before.system);
+  const delivered = Math.max(1, result.delivered);
+  // Let sockets and the collector settle before the other server's run.
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  return {
+    delivered: result.delivered,
+    expected,
+    perSecond: result.delivered / ((result.lastAt - published.startedAt) / 1000),
+    p50: result.p50,
+    p99: result.p99,
+    cpuPerDelivery: cpu / delivered,
+    clientCpuPerDelivery: result.cpuMicros / delivered,
+  };
+}
+
+export interface ScenarioResult {
+  scenario: FanoutScenario;
+  runs: Record<Kind, RunResult[]>;
+}
+
+export async function runFanout(options: FanoutOptions = {}): Promise<ScenarioResult[]> {
+  const scenarios = options.scenarios ?? SSE_FANOUT_DEFAULTS.scenarios;
+  const runs = options.runs ?? SSE_FANOUT_DEFAULTS.runs;
+  const results: ScenarioResult[] = [];
+  for (const scenario of scenarios) {
+    const pairs: Partial<Record<Kind, Pair>> = {};
+    try {
+      pairs.sluice = await start('sluice', scenario.clients, options.profileDir);
+      pairs.raw = await start('raw', scenario.clients, options.profileDir);
+      const result: ScenarioResult = { scenario, runs: { sluice: [], raw: [] } };
+      for (let run = -1; run < runs; run++) {
+        const order: Kind[] = run % 2 === 0 ? ['sluice', 'raw'] : ['raw', 'sluice'];
+        for (const kind of order) {
+          const measured = await measure(pairs[kind]!, scenario);
+          if (run >= 0) result.runs[kind].push(measured);
+        }
+      }
+      results.push(result);
+    } finally {
+      for (const pair of Object.values(pairs)) await stop(pair);
+    }
+  }
+  return results;
+}
+
+function summary(runs: RunResult[]) {
+  const pick = (f: (r: RunResult) => number) => median(runs.map(f));
+  return {
+    perSecond: pick((r) => r.perSecond),
+    p50: pick((r) => r.p50),
+    p99: pick((r) => r.p99),
+    cpu: pick((r) => r.cpuPerDelivery),
+    clientCpu: pick((r) => r.clientCpuPerDelivery),
+    lost: runs.reduce((sum, r) => sum + (r.expected - r.delivered), 0),
+  };
+}
+
+/** The shared machine's load during the runs: figures from a busy machine say so. */
+export interface LoadNote {
+  before: number;
+  after: number;
+}
+
+export function report(results: ScenarioResult[], runs: number, load?: LoadNote): string {
+  const rows: (string | number)[][] = [];
+  const verdicts: string[] = [];
+  for (const { scenario, runs: byKind } of results) {
+    const sluice = summary(byKind.sluice);
+    const raw = summary(byKind.raw);
+    // Ratio run by run (each sluice run against the raw run next to it in time), then the median.
+    const ratios = byKind.sluice.map(
+      (r, i) => r.cpuPerDelivery / (byKind.raw[i]?.cpuPerDelivery ?? NaN),
+    );
+    const ratio = median(ratios);
+    for (const [name, s] of [
+      ['sluice', sluice],
+      ['raw node:http loop', raw],
+    ] as const) {
+      rows.push([
+        name,
+        scenario.clients.toLocaleString('en-US'),
+        fmt(s.perSecond),
+        fmt(s.p50),
+        fmt(s.p99),
+        fmt(s.cpu),
+        name === 'sluice' ? `**${fmt(ratio)}×**` : '1.00×',
+        fmt(s.clientCpu),
+        s.lost,
+      ]);
+    }
+    const met = ratio <= SSE_FANOUT_DEFAULTS.goal;
+    verdicts.push(
+      `- ${scenario.clients.toLocaleString('en-US')} clients: ${fmt(ratio)}× the raw loop's CPU per ` +
+        `delivery (runs: ${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))}×) — goal ` +
+        `${met ? 'met' : '**not met**'}.`,
+    );
+  }
+  const scenarios = results
+    .map(
+      ({ scenario: s }) =>
+        `${s.clients.toLocaleString('en-US')} clients × ${s.rate} messages/s for ${s.count} messages`,
+    )
+    .join('; ');
+  return [
+    `Goal: server CPU time per delivery no more than ${SSE_FANOUT_DEFAULTS.goal}× a raw \`node:http\` loop writing the same bytes.`,
+    '',
+    table(
+      [
+        'server',
+        'clients',
+        'deliveries/s',
+        'p50 latency (ms)',
+        'p99 latency (ms)',
+        'server CPU/delivery (µs)',
+        'CPU vs raw',
+        'client CPU/delivery (µs)',
+        'lost',
+      ],
+      rows,
+    ),
+    '',
+    ...verdicts,
+    '',
+    '**Method.** One channel. Each server runs in its own process; its CPU time (user + system, ' +
+      'all threads, `process.cpuUsage()`) is read over IPC just before the first publish and ' +
+      'just after the last delivery, and divided by the deliveries counted by the clients. ' +
+      'The publisher is a timer inside the server process, at a fixed rate, stamping each ' +
+      'message with the wall clock; sluice publishes with `broker.publish()` to the embedded ' +
+      'memory broker and subscribers use `GET /v1/channels/{channel}/events` (keepalive ' +
+      'comments off); the raw loop keeps every `ServerResponse` and, per message, encodes the ' +
+      '`id:`/`data:` event once and `res.write()`s it to each (no backpressure handling). ' +
+      'Both send the same headers and event bytes. The N clients live in a separate ' +
+      'process as bare TCP sockets: each scans arriving bytes for the payload key and takes ' +
+      'the latency as arrival time minus the stamp. Deliveries/s is deliveries over the time ' +
+      'from the first publish to the last arrival; at a fixed offered rate it shows whether ' +
+      `a server kept up. Scenarios: ${scenarios}. Medians of ${runs} runs per server (after ` +
+      'one warm-up run), the two servers alternating; the CPU ratio is the median of the ' +
+      'per-run ratios. "lost" counts deliveries that never arrived, summed over the runs. ' +
+      'Client CPU/delivery shows the load process stayed cheap next to the server.',
+    ...(load
+      ? [
+          '',
+          `1-minute load average: ${load.before.toFixed(1)} at the start, ${load.after.toFixed(1)} at ` +
+            `the end (${os.cpus().length} cores). Latency is wall-clock and suffers first when the ` +
+            'machine is shared; CPU time per delivery counts only time the server actually ran.',
+        ]
+      : []),
+  ].join('\n');
+}
+
+export default async function (): Promise<BenchSection> {
+  const runs = SSE_FANOUT_DEFAULTS.runs;
+  const profileDir = process.env.SLUICE_BENCH_CPU_PROF;
+  const before = os.loadavg()[0] ?? Number.NaN;
+  const results = await runFanout({
+    runs,
+    ...(profileDir ? { profileDir: path.resolve(profileDir) } : {}),
+  });
+  const load = { before, after: os.loadavg()[0] ?? Number.NaN };
+  return { id: 'sse-fanout', title: 'SSE fan-out', body: report(results, runs, load) };
+}
