@@ -28,17 +28,25 @@ export interface ChannelHost {
   fail(error: unknown): void;
 }
 
-/** Encodes a frame once per message and format, however many connections receive it. */
-const frameCache = new WeakMap<BrokerMessage, { json?: Uint8Array; msgpack?: Uint8Array }>();
-
 export function encodeFrame(codec: WireCodec, message: ServerMessage): Uint8Array {
   const frame = codec.encode(message);
   return typeof frame === 'string' ? Buffer.from(frame, 'utf8') : frame;
 }
 
+/**
+ * Encodes an event once per format however many connections receive it (the memory broker
+ * hands every subscriber the same message object). Bounded: the most recent messages only,
+ * oldest forgotten first; a miss just encodes again.
+ */
+const FRAME_CACHE_SIZE = 256;
+const frameCache = {
+  json: new Map<BrokerMessage, Uint8Array>(),
+  msgpack: new Map<BrokerMessage, Uint8Array>(),
+};
+
 function eventFrame(codec: WireCodec, message: BrokerMessage): Uint8Array {
-  let cached = frameCache.get(message);
-  const hit = cached?.[codec.format];
+  const cache = frameCache[codec.format];
+  const hit = cache.get(message);
   if (hit) return hit;
   const event: EventMessage = {
     type: 'event',
@@ -48,8 +56,8 @@ function eventFrame(codec: WireCodec, message: BrokerMessage): Uint8Array {
     ...(message.event === undefined ? {} : { event: message.event }),
   };
   const frame = encodeFrame(codec, event);
-  if (!cached) frameCache.set(message, (cached = {}));
-  cached[codec.format] = frame;
+  if (cache.size >= FRAME_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(message, frame);
   return frame;
 }
 

@@ -5,11 +5,12 @@
  */
 import type { RawData, WebSocket } from 'ws';
 import type { Principal } from '../core/auth.js';
-import { isSluiceError, type SluiceErrorCode } from '../core/errors.js';
+import { isSluiceError } from '../core/errors.js';
 import { CLOSE_CODES, closeReason } from './close-codes.js';
 import { ChannelSubscription, encodeFrame, type ChannelHost } from './hub-channel.js';
 import type { ResolvedHubOptions } from './hub-options.js';
 import { handleRequest, type RequestContext } from './hub-requests.js';
+import { InboundGuard, readableRequestId } from './inbound-guard.js';
 import { OutboundQueue } from './outbound-queue.js';
 import {
   PROTOCOL_VERSION,
@@ -18,7 +19,6 @@ import {
   type WireCodec,
 } from './protocol.js';
 import { parseClientMessage } from './protocol-parse.js';
-import { TokenBucket } from './rate-limit.js';
 
 /** Counters the hub aggregates across connections (cumulative). */
 export interface HubCounters {
@@ -29,15 +29,6 @@ export interface HubCounters {
   dropped: number;
   conflated: number;
 }
-
-/** Errors of the message itself (decoding, shape): these count towards the abuse limit. */
-const INVALID_MESSAGE_CODES: ReadonlySet<SluiceErrorCode> = new Set<SluiceErrorCode>([
-  'ws_bad_message',
-  'ws_unknown_type',
-  'invalid_channel',
-  'invalid_event_name',
-  'reserved_event_name',
-]);
 
 /** The longest a timer may be armed for (setTimeout's limit); later expiries re-arm. */
 const MAX_TIMER = 2 ** 31 - 1;
@@ -53,9 +44,7 @@ export class HubConnection implements ChannelHost, RequestContext {
   readonly closed: Promise<void>;
   readonly #ws: WebSocket;
   readonly #counters: HubCounters;
-  readonly #rate: TokenBucket | undefined;
-  readonly #invalid: TokenBucket | undefined;
-  #rateViolations = 0;
+  readonly #guard: InboundGuard;
   #alive = true;
   #closing = false;
   #cleanedUp = false;
@@ -77,14 +66,7 @@ export class HubConnection implements ChannelHost, RequestContext {
     this.options = init.options;
     this.#counters = counters;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    const { rateLimit, maxInvalidMessages } = init.options;
-    this.#rate = rateLimit
-      ? new TokenBucket({ rate: rateLimit.messagesPerSecond, burst: rateLimit.burst })
-      : undefined;
-    this.#invalid =
-      maxInvalidMessages === null
-        ? undefined
-        : new TokenBucket({ rate: maxInvalidMessages / 60, burst: maxInvalidMessages });
+    this.#guard = new InboundGuard(init.options);
     const binary = init.codec.binary;
     this.outbound = new OutboundQueue(
       {
@@ -106,7 +88,11 @@ export class HubConnection implements ChannelHost, RequestContext {
     const ws = this.#ws;
     ws.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
     ws.on('pong', () => (this.#alive = true));
-    ws.on('error', (error) => this.options.onError(error, { clientId: this.id }));
+    ws.on('error', (error: Error & { code?: string }) => {
+      // WS_ERR_* are the peer's protocol faults (oversized or invalid frames): ws closes
+      // with the matching code itself; they are not server errors.
+      if (!error.code?.startsWith('WS_ERR_')) this.options.onError(error, { clientId: this.id });
+    });
     ws.on('close', () => void this.#cleanup());
     this.send({
       type: 'welcome',
@@ -196,21 +182,21 @@ export class HubConnection implements ChannelHost, RequestContext {
       // ws has already checked that text frames are valid UTF-8.
       values = this.codec.decode(isBinary ? bytes : bytes.toString('utf8'));
     } catch (error) {
-      this.#invalidMessage(error, undefined);
+      this.#invalidMessage(error);
       return;
     }
     for (const value of values) {
       if (this.#closing) return;
-      if (this.#rate && !this.#rate.take()) {
-        this.#rateLimited(value);
+      const admission = this.#guard.admit();
+      if (admission !== 'accept') {
+        this.#rateLimited(value, admission);
         continue;
       }
-      this.#rateViolations = 0;
       try {
         const message = parseClientMessage(value);
         this.#schedule(() => handleRequest(this, message));
       } catch (error) {
-        this.#invalidMessage(error, undefined);
+        this.#invalidMessage(error);
       }
     }
   }
@@ -230,39 +216,24 @@ export class HubConnection implements ChannelHost, RequestContext {
       });
   }
 
-  #invalidMessage(error: unknown, rid: RequestId | undefined): void {
+  #invalidMessage(error: unknown): void {
     this.#counters.invalidMessages++;
-    const ridFromError = isSluiceError(error) ? error.details?.rid : undefined;
-    const replyRid =
-      rid ??
-      (typeof ridFromError === 'string' || typeof ridFromError === 'number'
-        ? ridFromError
-        : undefined);
-    if (isSluiceError(error) && !INVALID_MESSAGE_CODES.has(error.code)) {
-      this.replyError(error, replyRid);
-      return;
-    }
-    if (this.#invalid && !this.#invalid.take()) {
-      this.close(CLOSE_CODES.BAD_CLIENT);
-      return;
-    }
-    this.replyError(error, replyRid);
+    if (this.#guard.invalid(error) === 'close') this.close(CLOSE_CODES.BAD_CLIENT);
+    else this.replyError(error, readableRequestId(error));
   }
 
-  #rateLimited(value: unknown): void {
+  #rateLimited(value: unknown, admission: 'reject' | 'close'): void {
     this.#counters.rateLimited++;
-    // Another whole burst sent while limited: the client is not backing off.
-    if (++this.#rateViolations > (this.options.rateLimit?.burst ?? 0)) {
+    if (admission === 'close') {
       this.close(CLOSE_CODES.RATE_LIMITED);
       return;
     }
-    const rid =
-      typeof value === 'object' && value !== null && 'rid' in value ? value.rid : undefined;
+    const rid = readableRequestId(value);
     this.send({
       type: 'error',
       code: 'ws_rate_limited',
       message: 'Rate limit exceeded: message discarded',
-      ...(typeof rid === 'string' || typeof rid === 'number' ? { rid } : {}),
+      ...(rid === undefined ? {} : { rid }),
     });
   }
 

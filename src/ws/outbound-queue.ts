@@ -17,6 +17,8 @@
  *   (latest value wins, keeping its place in line); otherwise like `drop-oldest`.
  * No I/O here: the sink is injected, so tests drive it directly.
  */
+import { LazyFifo } from './lazy-fifo.js';
+
 export type OverflowPolicy = 'disconnect' | 'drop-oldest' | 'conflate';
 
 export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
@@ -93,11 +95,9 @@ export class OutboundQueue {
   readonly #limit: number;
   readonly #highWaterMark: number;
   readonly #encodeDropNotice: (channel: string, count: number) => Uint8Array;
-  // FIFOs as array + head index (O(1) shift); compacted once the dead prefix dominates.
-  #items: Entry[] = [];
-  #head = 0;
-  #evictable: Entry[] = [];
-  #evictHead = 0;
+  readonly #items = new LazyFifo<Entry>();
+  /** The droppable subset of `#items`, in the same order: eviction candidates. */
+  readonly #evictable = new LazyFifo<Entry>();
   readonly #keyed = new Map<string, Entry>();
   /** Drops per channel not yet announced (bounded by the connection's subscriptions). */
   readonly #pendingDrops = new Map<string, number>();
@@ -229,7 +229,7 @@ export class OutboundQueue {
     this.#flushing = true;
     try {
       for (;;) {
-        const entry = this.#peek();
+        const entry = this.#items.first();
         if (!entry) {
           for (const channel of [...this.#pendingDrops.keys()]) {
             if (!this.#sendDropNotice(channel)) break;
@@ -241,13 +241,11 @@ export class OutboundQueue {
         }
         const buffered = this.#sink.bufferedAmount;
         if (buffered > 0 && buffered + entry.bytes > this.#highWaterMark) return;
-        this.#head++;
         this.#remove(entry);
         this.#sink.send(entry.data, this.#onSent);
       }
     } finally {
       this.#flushing = false;
-      this.#compact();
     }
   }
 
@@ -255,9 +253,8 @@ export class OutboundQueue {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#items = [];
-    this.#evictable = [];
-    this.#head = this.#evictHead = 0;
+    this.#items.clear();
+    this.#evictable.clear();
     this.#keyed.clear();
     this.#pendingDrops.clear();
     this.#queuedBytes = 0;
@@ -279,24 +276,10 @@ export class OutboundQueue {
     return true;
   }
 
-  #peek(): Entry | undefined {
-    while (this.#head < this.#items.length) {
-      const entry = this.#items[this.#head]!;
-      if (!entry.gone) return entry;
-      this.#head++;
-    }
-    return undefined;
-  }
-
   /** Evicts the oldest droppable entries (never `keep`) until `bytes` fit. */
   #makeRoom(bytes: number, keep: Entry | undefined): boolean {
     while (!this.#admits(bytes)) {
-      let index = this.#evictHead;
-      while (index < this.#evictable.length && this.#evictable[index]!.gone) index++;
-      this.#evictHead = index;
-      if (index < this.#evictable.length && this.#evictable[index] === keep) index++;
-      while (index < this.#evictable.length && this.#evictable[index]!.gone) index++;
-      const victim = this.#evictable[index];
+      const victim = this.#evictable.first(keep);
       if (!victim) return false;
       this.#remove(victim);
       this.#countDrop(victim.channel);
@@ -322,17 +305,6 @@ export class OutboundQueue {
   #wake(): void {
     for (const waiter of [...this.#waiters]) {
       if (this.fits(waiter.bytes)) waiter.resolve(true);
-    }
-  }
-
-  #compact(): void {
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    if (this.#evictHead > 1024 && this.#evictHead * 2 > this.#evictable.length) {
-      this.#evictable = this.#evictable.slice(this.#evictHead);
-      this.#evictHead = 0;
     }
   }
 }
