@@ -21,6 +21,11 @@ export function createIndexPage(): RouteHandler {
         'Server-Sent Events of a channel; resume with Last-Event-ID or ?lastEventId=.',
         `curl -N ${base}/v1/channels/news/events`,
       ],
+      [
+        'GET /v1/ws',
+        'WebSocket (subprotocol sluice.v1.json or sluice.v1.msgpack): subscribe, publish, presence.',
+        `npx wscat -s sluice.v1.json -c ${base.replace('http', 'ws')}/v1/ws`,
+      ],
     ];
     const items = rows
       .map(

@@ -10,6 +10,7 @@ import type { Broker } from '../broker/types.js';
 import { createMemoryBroker } from '../broker/memory-broker.js';
 import { SluiceError } from '../core/errors.js';
 import { createRequestAuthorizer } from '../core/auth.js';
+import { attachWebSocketHub, type WebSocketHub } from '../ws/hub.js';
 import { setupAuth } from './auth-setup.js';
 import { createChannelsHandler } from './channels-handler.js';
 import { composeHandlers } from './compose.js';
@@ -31,6 +32,8 @@ export interface SluiceServerOptions {
 export interface SluiceServer {
   readonly server: http.Server;
   readonly broker: Broker;
+  /** The WebSocket hub at `/v1/ws`, on the same port. */
+  readonly hub: WebSocketHub;
   readonly config: ServerConfig;
   /** Set in open mode (no JWT secret): the operator should see it. */
   readonly authWarning: string | undefined;
@@ -85,6 +88,13 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
     }),
   );
 
+  const hub = attachWebSocketHub(server, {
+    broker,
+    authenticator: auth.authenticator,
+    ...(config.allowedOrigins ? { allowedOrigins: config.allowedOrigins } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+
   // Sockets and whether a request is in flight on them: at shutdown, a socket without one
   // (idle keep-alive, or opened speculatively by a client pool and never used) is closed at
   // once; Node's closeIdleConnections() does not see sockets that never sent a request.
@@ -107,6 +117,7 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
   return {
     server,
     broker,
+    hub,
     config,
     authWarning: auth.warning,
     shutdownSignal: shutdown.signal,
@@ -124,6 +135,9 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
       closing ??= (async () => {
         shutdown.abort(new SluiceError('shutting_down', 'The server is shutting down'));
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // WebSockets get a 1001 (going away) close frame before idle sockets are swept
+        // (upgraded sockets never carried a 'request', so the sweep would cut them).
+        await hub.close();
         // Streams end on the shutdown signal; their keep-alive connections then turn idle.
         const sweep = setInterval(closeIdleSockets, 25);
         const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);
