@@ -9,3 +9,4 @@ export * from './bounded-queue.js';
 export * from './conflating-queue.js';
 export * from './batch.js';
 export * from './coalesce.js';
+export * from './compress-stream.js';
