@@ -8,7 +8,9 @@
  * (`for await`) reads a bounded buffer that fills only once iteration starts. When a slow
  * iterator lets it reach `maxBufferedEvents`, the subscription pauses: the server is asked to
  * stop, and once the consumer has read down to half, it re-subscribes from its cursor. The
- * server's history fills the hole, so a slow consumer costs latency, not messages.
+ * server's history fills the hole, so a slow consumer costs latency, not messages. (What the
+ * server had already sent when asked to stop is discarded and replayed later: a small
+ * `maxBufferedEvents` means more of that waste per event; `paused`/`resumed` events show it.)
  */
 import type { PresenceMember } from '../broker/types.js';
 import { SluiceError } from '../core/errors.js';
@@ -164,6 +166,7 @@ export class Subscription extends EventTarget implements AsyncIterable<Subscript
     if (buffer.length - this.#head >= this.#init.maxBufferedEvents) {
       this.#state = 'paused';
       this.#host.pause(this.channel);
+      this.dispatchEvent(new Event('paused'));
     }
   }
 
@@ -182,6 +185,7 @@ export class Subscription extends EventTarget implements AsyncIterable<Subscript
         ) {
           this.#state = 'subscribing';
           this.#host.resume(this.channel);
+          this.dispatchEvent(new Event('resumed'));
         }
         return { done: false, value: item };
       }

@@ -12,7 +12,7 @@ import {
   type ClientMessage,
   type ServerMessage,
 } from '../../src/ws/protocol.js';
-import { harness, sleep, waitFor, type TestServer } from './ws-helpers.js';
+import { harness, waitFor, type TestServer } from './ws-helpers.js';
 
 const { server, defer } = harness();
 
@@ -227,7 +227,8 @@ describe('SluiceSocket subscriptions (scripted)', () => {
     const c = client(s.url, { format: 'msgpack', heartbeat: { interval: 20, timeout: 40 } });
     await waitFor(() => ofType(peers[0], 'ping').length >= 1, 'ping');
     await waitFor(() => peers.length === 2, 'reconnect after unanswered pings');
+    expect(peers.map((p) => p.socket.protocol)).toEqual(['sluice.v1.msgpack', 'sluice.v1.msgpack']);
+    await waitFor(() => c.socket.state === 'open', 'open again');
     expect(c.socket.protocol).toBe('sluice.v1.msgpack');
-    await sleep(10);
   });
 });
