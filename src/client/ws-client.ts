@@ -228,13 +228,18 @@ export class SluiceSocket extends EventTarget {
       this.#requests.connectionLost();
       for (const { feed } of this.#subs.values()) feed.connectionLost();
     }
-    if (event.to === 'closed' && !this.#closed && event.code !== 'close_called') {
-      const error = new SluiceError('ws_connection_lost', `Connection closed: ${event.code}`, {
-        ...(event.closeCode === undefined ? {} : { closeCode: event.closeCode }),
-      });
-      this.#requests.closeAll(error);
-    }
     if (event.to === 'closed' && event.code === 'aborted') this.close();
+    else if (event.to === 'closed' && !this.#closed && event.code !== 'close_called') {
+      // The transport gave up (should-reconnect said no, or retries ran out): fail what
+      // waits on it so no `await` or `for await` hangs. `socket.reconnect()` starts afresh.
+      const error = new SluiceError(
+        'ws_connection_lost',
+        `Connection closed for good (${event.code}${event.reason ? `: ${event.reason}` : ''})`,
+        event.closeCode === undefined ? {} : { closeCode: event.closeCode },
+      );
+      this.#requests.closeAll(error);
+      for (const { feed } of [...this.#subs.values()]) feed.end(error);
+    }
     // Re-dispatched so that one listener on the client sees connection changes too.
     const { from, to, code, reason, closeCode, attempt, delay } = event;
     this.dispatchEvent(new StateChangeEvent({ from, to, code, reason, closeCode, attempt, delay }));

@@ -232,3 +232,21 @@ describe('SluiceSocket subscriptions (scripted)', () => {
     expect(c.socket.protocol).toBe('sluice.v1.msgpack');
   });
 });
+
+describe('SluiceSocket when the transport gives up', () => {
+  it('fails pending requests and ends subscriptions with the close code (4500 range)', async () => {
+    const { server: s, peers } = await scripted();
+    const c = client(s.url);
+    const sub = c.subscribe('feed');
+    const iteration = (async () => {
+      for await (const _ of sub) void _;
+    })().catch((error: unknown) => error);
+    const pending = c.publish('feed', 1);
+    await waitFor(() => ofType(peers[0], 'publish').length === 1, 'publish');
+    peers[0]!.socket.close(4500, 'too many invalid messages');
+    await expect(pending).rejects.toMatchObject({ code: 'ws_connection_lost' });
+    expect(await iteration).toMatchObject({ code: 'ws_connection_lost', closeCode: 4500 });
+    expect(c.socket.state).toBe('closed');
+    expect(sub.state).toBe('closed');
+  });
+});
