@@ -65,6 +65,10 @@ export interface WebSocketHubOptions {
   maxPendingMessages?: number;
   /** Grace for a close handshake before the socket is destroyed (ms). */
   closeTimeout?: number;
+  /** How long the authenticator may take before the handshake is refused with 503 (ms). */
+  authTimeout?: number;
+  /** Aborting it closes the hub (as `hub.close()`). */
+  signal?: AbortSignal;
   /** Unexpected errors (never tokens or payloads), for logging. */
   onError?: (error: unknown, context: { clientId?: string }) => void;
 }
@@ -82,6 +86,7 @@ export const WEBSOCKET_HUB_DEFAULTS = Object.freeze({
   maxSubscriptions: 100,
   maxPendingMessages: 64,
   closeTimeout: 1_000,
+  authTimeout: 10_000,
 });
 
 export interface ResolvedChannelPolicy {
@@ -105,6 +110,7 @@ export interface ResolvedHubOptions {
   maxSubscriptions: number;
   maxPendingMessages: number;
   closeTimeout: number;
+  authTimeout: number;
   onError: (error: unknown, context: { clientId?: string }) => void;
   policyFor: (channel: string) => ResolvedChannelPolicy;
 }
@@ -179,6 +185,7 @@ export function resolveHubOptions(options: WebSocketHubOptions): ResolvedHubOpti
       options.maxPendingMessages ?? d.maxPendingMessages,
     ),
     closeTimeout: positive('closeTimeout', options.closeTimeout ?? d.closeTimeout, 0),
+    authTimeout: positive('authTimeout', options.authTimeout ?? d.authTimeout, 1),
     onError: options.onError ?? (() => undefined),
     policyFor: (channel) =>
       policies.find((policy) => policy.matches(channel))?.resolved ?? DEFAULT_POLICY,

@@ -81,6 +81,7 @@ class Hub implements WebSocketHub {
   };
   #closing: Promise<void> | undefined;
   #detach: (() => void) | undefined;
+  #unlisten: (() => void) | undefined;
 
   constructor(options: WebSocketHubOptions) {
     this.#options = resolveHubOptions(options);
@@ -99,6 +100,13 @@ class Hub implements WebSocketHub {
         for (const connection of this.#connections) connection.heartbeat();
       }, interval);
       this.#heartbeat.unref();
+    }
+    const signal = options.signal;
+    if (signal) {
+      const onAbort = (): void => void this.close();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#unlisten = () => signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) void this.close();
     }
   }
 
@@ -156,10 +164,13 @@ class Hub implements WebSocketHub {
   ): Promise<void> {
     let principal: Principal;
     try {
-      principal = await this.#options.authenticator.authenticate({
-        ...(negotiated.token === undefined ? {} : { token: negotiated.token }),
-        ...(negotiated.origin === undefined ? {} : { origin: negotiated.origin }),
-      });
+      principal = await withTimeout(
+        this.#options.authenticator.authenticate({
+          ...(negotiated.token === undefined ? {} : { token: negotiated.token }),
+          ...(negotiated.origin === undefined ? {} : { origin: negotiated.origin }),
+        }),
+        this.#options.authTimeout,
+      );
     } catch (error) {
       if (!isSluiceError(error)) this.#options.onError(error, {});
       const rejection = isSluiceError(error)
@@ -198,6 +209,7 @@ class Hub implements WebSocketHub {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#detach?.();
+      this.#unlisten?.();
       if (this.#heartbeat) clearInterval(this.#heartbeat);
       await Promise.allSettled([...this.#pending]);
       const connections = [...this.#connections];
@@ -239,6 +251,24 @@ class Hub implements WebSocketHub {
       invalidMessages: this.#counters.invalidMessages,
       rejectedUpgrades: { ...this.#rejected },
     };
+  }
+}
+
+/** A slow authenticator must not hold a handshake (and a connection slot) forever. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new SluiceError('ws_connect_timeout', 'Authentication timed out', { status: 503 })),
+      ms,
+    );
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

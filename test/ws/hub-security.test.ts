@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Authenticator } from '../../src/core/auth.js';
 import { createJwtAuthenticator, createToken } from '../../src/core/auth-jwt.js';
 import { CLOSE_CODES } from '../../src/ws/close-codes.js';
 import { TestClient, eventually, startHub, type HubFixture } from './helpers.js';
@@ -105,6 +106,25 @@ describe('JWT authentication at connect', () => {
 });
 
 describe('connection limits', () => {
+  it('refuses with 503 when the authenticator does not answer in time, freeing the slot', async () => {
+    const hanging: Authenticator = { authenticate: () => new Promise<never>(() => undefined) };
+    fixture = await startHub({ authenticator: hanging, authTimeout: 50, maxConnections: 1 });
+    expect(await TestClient.rejected(fixture.url)).toBe(503);
+    expect(fixture.hub.stats().pendingUpgrades).toBe(0);
+    expect(await TestClient.rejected(fixture.url)).toBe(503);
+    // Both timed out; neither was refused for capacity: the first freed its slot.
+    expect(fixture.hub.stats().rejectedUpgrades).toMatchObject({ unauthorized: 2, capacity: 0 });
+  });
+
+  it('an aborted signal closes the hub', async () => {
+    const controller = new AbortController();
+    fixture = await startHub({ signal: controller.signal });
+    const client = await TestClient.connect(fixture.url);
+    await client.next('welcome');
+    controller.abort();
+    expect((await client.closed).code).toBe(CLOSE_CODES.GOING_AWAY);
+  });
+
   it('refuses connections beyond maxConnections with 503 and admits again after one leaves', async () => {
     fixture = await startHub({ maxConnections: 2 });
     const a = await TestClient.connect(fixture.url);
