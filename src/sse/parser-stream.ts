@@ -1,11 +1,18 @@
 /**
- * The parser as a `TransformStream`: bytes (e.g. `response.body`) or strings in, one
- * `SseEvent` per event out. Feed bytes directly: no `TextDecoderStream` is needed, and
- * the BOM is then handled exactly (see utf8-stream-decoder.ts).
+ * The parser as a `TransformStream`: bytes (e.g. `response.body`) or strings in, events
+ * out. Feed bytes directly: no `TextDecoderStream` is needed, and the BOM is then handled
+ * exactly (see utf8-stream-decoder.ts).
  *
- * Backpressure: the readable side has a high-water mark of 0 events, so once a chunk's
- * events are queued, the next chunk is not parsed until the reader has taken them. At most
- * one input chunk's worth of events is ever queued.
+ * - `SseParserStream` emits one `SseEvent` per event: the natural shape.
+ * - `SseBatchParserStream` emits one `SseEvent[]` per input chunk (never an empty one).
+ *   Each read from a web `ReadableStream` costs a promise and a trip through the stream
+ *   machinery (about a microsecond in Node 20), which dominates when events are small and
+ *   many (LLM tokens); batching pays it once per network chunk instead. Use it where
+ *   throughput matters; docs/benchmarks.md has the figures.
+ *
+ * Backpressure: the readable side has a high-water mark of 0, so once a chunk's events are
+ * queued, the next chunk is not parsed until the reader has taken them. At most one input
+ * chunk's worth of events is ever queued.
  */
 import type { SluiceError } from '../core/errors.js';
 import { createParser, type ParserOptions, type SseEvent, type SseParser } from './parser.js';
@@ -21,36 +28,78 @@ export interface SseParserStreamOptions extends ParserOptions {
   onError?: 'terminate' | ((error: SluiceError) => void);
 }
 
-export class SseParserStream extends TransformStream<string | Uint8Array, SseEvent> {
+type Input = string | Uint8Array;
+
+/** The parser plus the failure (if any) that must error the stream after this chunk. */
+interface StreamParser {
+  parser: SseParser;
+  failure(): SluiceError | undefined;
+}
+
+function streamParser(
+  options: SseParserStreamOptions,
+  onEvent: (event: SseEvent) => void,
+): StreamParser {
+  const { onComment, onRetry, onId, onError = 'terminate', maxEventSize } = options;
+  let failure: SluiceError | undefined;
+  const parser: SseParser = createParser(
+    {
+      onEvent,
+      ...(onComment && { onComment }),
+      ...(onRetry && { onRetry }),
+      ...(onId && { onId }),
+      onError: (error) => {
+        if (onError !== 'terminate') return onError(error);
+        failure = error;
+        parser.end(); // stops parsing the rest of this chunk
+      },
+    },
+    { maxEventSize },
+  );
+  return { parser, failure: () => failure };
+}
+
+export class SseParserStream extends TransformStream<Input, SseEvent> {
   constructor(options: SseParserStreamOptions = {}) {
-    const { onComment, onRetry, onId, onError = 'terminate', maxEventSize } = options;
-    let parser: SseParser | undefined;
-    let failure: SluiceError | undefined;
+    let state: StreamParser | undefined;
     super(
       {
         start(controller) {
-          parser = createParser(
-            {
-              // The hot path: one enqueue per event, all inside the one transform() call.
-              onEvent: (event) => controller.enqueue(event),
-              ...(onComment && { onComment }),
-              ...(onRetry && { onRetry }),
-              ...(onId && { onId }),
-              onError: (error) => {
-                if (onError !== 'terminate') return onError(error);
-                failure = error;
-                parser?.end(); // stops parsing the rest of this chunk
-              },
-            },
-            { maxEventSize },
-          );
+          // The hot path: one enqueue per event, all inside the one transform() call.
+          state = streamParser(options, (event) => controller.enqueue(event));
         },
         transform(chunk) {
-          parser!.feed(chunk);
+          state!.parser.feed(chunk);
+          const failure = state!.failure();
           if (failure !== undefined) throw failure;
         },
         flush() {
-          parser!.end(); // an incomplete final event is discarded (P17)
+          state!.parser.end(); // an incomplete final event is discarded (P17)
+        },
+      },
+      { highWaterMark: 1 },
+      { highWaterMark: 0 },
+    );
+  }
+}
+
+export class SseBatchParserStream extends TransformStream<Input, SseEvent[]> {
+  constructor(options: SseParserStreamOptions = {}) {
+    let batch: SseEvent[] = [];
+    const state = streamParser(options, (event) => batch.push(event));
+    super(
+      {
+        transform(chunk, controller) {
+          state.parser.feed(chunk);
+          const failure = state.failure();
+          if (failure !== undefined) throw failure;
+          if (batch.length > 0) {
+            controller.enqueue(batch);
+            batch = [];
+          }
+        },
+        flush() {
+          state.parser.end();
         },
       },
       { highWaterMark: 1 },

@@ -15,50 +15,22 @@
  * blank line, where it resynchronises and parses the following events normally.
  */
 import { SluiceError } from '../core/errors.js';
+import {
+  resolveMaxEventSize,
+  type ParserCallbacks,
+  type ParserOptions,
+  type SseEvent,
+  type SseParser,
+} from './parser-types.js';
 import { Utf8StreamDecoder } from './utf8-stream-decoder.js';
 
-export interface SseEvent {
-  /** The event type; 'message' when the block had no (or an empty) `event` field. */
-  event: string;
-  data: string;
-  /** The persistent last-event-ID string at dispatch (F5/F6), not just this block's id. */
-  lastEventId: string;
-}
-
-export interface ParserCallbacks {
-  onEvent(event: SseEvent): void;
-  /** A comment line, without its `:` and one following space. */
-  onComment?(text: string): void;
-  /** A valid `retry` field (only ASCII digits), when processed (F9). Not clamped (F10 is the client's). */
-  onRetry?(ms: number): void;
-  /**
-   * The last-event-ID string was set at the end of a block with a valid `id` field, even if
-   * the block had no data (F7). Called before `onEvent` for the same block.
-   */
-  onId?(id: string): void;
-  /** `sse_event_too_large`; without this callback `feed()` throws it instead. */
-  onError?(error: SluiceError): void;
-}
-
-export interface ParserOptions {
-  /** Cap in characters on the line being read plus the event's buffered data; null = unlimited. */
-  maxEventSize?: number | null | undefined;
-}
-
-export const PARSER_DEFAULTS: Readonly<{ maxEventSize: number }> = Object.freeze({
-  maxEventSize: 8 * 1024 * 1024,
-});
-
-export interface SseParser {
-  /** Parses the next chunk. Calling `reset()`/`end()` from a callback drops the rest of it. */
-  feed(chunk: string | Uint8Array): void;
-  /** End of stream: discards a pending incomplete line and event, including its id (P17, F8). */
-  end(): void;
-  /** Starts a new stream (connection). Keeps `lastEventId` unless one is given. */
-  reset(options?: { lastEventId?: string }): void;
-  /** The last-event-ID string: the value to send as `Last-Event-ID` on reconnect. */
-  readonly lastEventId: string;
-}
+export {
+  PARSER_DEFAULTS,
+  type ParserCallbacks,
+  type ParserOptions,
+  type SseEvent,
+  type SseParser,
+} from './parser-types.js';
 
 const LF = 10;
 const SPACE = 32;
@@ -66,7 +38,7 @@ const COLON = 58;
 
 export function createParser(callbacks: ParserCallbacks, options: ParserOptions = {}): SseParser {
   // Callbacks are called as methods of `callbacks`, so a class instance keeps its `this`.
-  const limit = resolveLimit(options.maxEventSize);
+  const limit = resolveMaxEventSize(options.maxEventSize);
   const decoder = new Utf8StreamDecoder();
 
   // Incomplete line carried between chunks.
@@ -90,6 +62,8 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
   let feeding = false;
   // Position of the next ':' in the text being scanned, searched forward only; -2 = not yet.
   let colonAt = -2;
+  // Likewise for U+0000, which invalidates an id (F4): most streams have none at all.
+  let nulAt = -2;
 
   function feed(chunk: string | Uint8Array): void {
     if (feeding) {
@@ -116,14 +90,21 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     if (n === 0) return;
     const gen = generation;
     colonAt = -2;
+    nulAt = -2;
     let pos = 0;
     if (skipLF) {
       skipLF = false;
       if (text.charCodeAt(0) === LF) pos = 1;
     }
-    let lf = text.indexOf('\n', pos);
     let cr = text.indexOf('\r', pos);
+    let lf = text.indexOf('\n', pos);
     while (pos < n) {
+      if (cr === -1 && !discarding && pending.length === 0) {
+        // No CR in the rest of the chunk: the hot loop takes it from here.
+        pos = scanLF(text, pos, gen);
+        if (gen !== generation) return;
+        if (!discarding) break;
+      }
       if (lf !== -1 && lf < pos) lf = text.indexOf('\n', pos);
       if (cr !== -1 && cr < pos) cr = text.indexOf('\r', pos);
       let end: number;
@@ -141,9 +122,9 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
         const line = pending.join('');
         pending.length = 0;
         pendingLength = 0;
-        colonAt = -2;
+        colonAt = nulAt = -2;
         processLine(line, 0, line.length);
-        colonAt = -2;
+        colonAt = nulAt = -2;
       } else {
         processLine(text, pos, end);
       }
@@ -170,6 +151,57 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     }
   }
 
+  /**
+   * The hot loop for the usual chunk: LF line ends only, nothing pending or skipped. The
+   * common lines (`data:`, `id:`, the blank line) are handled inline; everything else goes
+   * to processLine(). Returns where it stopped: at the unterminated tail, or early when a
+   * callback reset the parser or an overflow started skipping (the general loop takes over).
+   */
+  function scanLF(text: string, pos: number, gen: number): number {
+    let lf = text.indexOf('\n', pos);
+    while (lf !== -1) {
+      if (lf !== pos) {
+        if (lf - pos + data.length > limit) {
+          overflow(false);
+          return lf + 1;
+        }
+        const c = text.charCodeAt(pos);
+        if (
+          c === 100 && // data:
+          text.charCodeAt(pos + 4) === COLON &&
+          text.charCodeAt(pos + 1) === 97 &&
+          text.charCodeAt(pos + 2) === 116 &&
+          text.charCodeAt(pos + 3) === 97
+        ) {
+          const value = text.slice(text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5, lf);
+          data = dataLines === 0 ? value : `${data}\n${value}`;
+          dataLines++;
+        } else if (
+          c === 105 &&
+          text.charCodeAt(pos + 1) === 100 &&
+          text.charCodeAt(pos + 2) === COLON
+        ) {
+          setId(text, text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3, lf);
+        } else {
+          processLine(text, pos, lf);
+          if (gen !== generation) return lf + 1;
+        }
+        pos = lf + 1;
+        // A blank line right after is the usual end of an event: no search needed for it.
+        if (text.charCodeAt(pos) !== LF) {
+          lf = text.indexOf('\n', pos);
+          continue;
+        }
+        lf = pos;
+      }
+      dispatch();
+      pos = lf + 1;
+      if (gen !== generation) return pos;
+      lf = text.indexOf('\n', pos);
+    }
+    return pos;
+  }
+
   function processLine(text: string, start: number, end: number): void {
     if (start === end) {
       dispatch();
@@ -193,7 +225,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       return;
     }
     if (c === 105 && text.charCodeAt(start + 1) === 100 && text.charCodeAt(start + 2) === COLON) {
-      setId(text.slice(text.charCodeAt(start + 3) === SPACE ? start + 4 : start + 3, end));
+      setId(text, text.charCodeAt(start + 3) === SPACE ? start + 4 : start + 3, end);
       return;
     }
     if (c === COLON) {
@@ -204,14 +236,11 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       return;
     }
     if (colonAt === -2 || (colonAt !== -1 && colonAt < start)) colonAt = text.indexOf(':', start);
-    let field: string;
-    let value = '';
-    if (colonAt === -1 || colonAt >= end) {
-      field = text.slice(start, end); // no colon: the whole line names a field with an empty value (P14)
-    } else {
-      field = text.slice(start, colonAt);
-      value = text.slice(text.charCodeAt(colonAt + 1) === SPACE ? colonAt + 2 : colonAt + 1, end);
-    }
+    // No colon: the whole line names a field with an empty value (P14).
+    const noColon = colonAt === -1 || colonAt >= end;
+    const field = text.slice(start, noColon ? end : colonAt);
+    const from = noColon ? end : text.charCodeAt(colonAt + 1) === SPACE ? colonAt + 2 : colonAt + 1;
+    const value = text.slice(from, end);
     // Field names compare literally and case-sensitively; unknown ones are ignored (P15, P16).
     switch (field) {
       case 'data':
@@ -221,7 +250,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
         eventType = value;
         break;
       case 'id':
-        setId(value);
+        setId(text, from, end);
         break;
       case 'retry':
         if (callbacks.onRetry && /^[0-9]+$/.test(value)) callbacks.onRetry(parseInt(value, 10));
@@ -234,9 +263,10 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     dataLines++;
   }
 
-  function setId(value: string): void {
-    if (value.indexOf('\0') !== -1) return; // F4: the whole field is ignored
-    idBuffer = value;
+  function setId(text: string, from: number, end: number): void {
+    if (nulAt === -2 || (nulAt !== -1 && nulAt < from)) nulAt = text.indexOf('\0', from);
+    if (nulAt !== -1 && nulAt < end) return; // F4: the whole field is ignored
+    idBuffer = text.slice(from, end);
     idInBlock = true;
   }
 
@@ -300,16 +330,4 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       return lastEventId;
     },
   };
-}
-
-function resolveLimit(value: number | null | undefined): number {
-  if (value === null) return Infinity;
-  if (value === undefined) return PARSER_DEFAULTS.maxEventSize;
-  if (!(value > 0)) {
-    throw new SluiceError(
-      'invalid_argument',
-      `maxEventSize must be a positive number or null, got ${String(value)}`,
-    );
-  }
-  return value;
 }

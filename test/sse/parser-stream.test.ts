@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isSluiceError, type SluiceError } from '../../src/core/errors.js';
 import type { SseEvent } from '../../src/sse/parser.js';
-import { SseParserStream } from '../../src/sse/parser-stream.js';
+import { SseBatchParserStream, SseParserStream } from '../../src/sse/parser-stream.js';
 
 const encoder = new TextEncoder();
 
@@ -126,5 +126,40 @@ describe('SseParserStream', () => {
     await reader.cancel(); // what leaving a for-await loop does
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(cancelled).toBeDefined();
+  });
+});
+
+describe('SseBatchParserStream', () => {
+  it('emits one array of events per input chunk, never an empty one', async () => {
+    const stream = source([
+      'data: a\n\ndata: b\n\n',
+      'data: c',
+      '\n\n',
+      ': only a comment\n',
+    ]).pipeThrough(new SseBatchParserStream());
+    const reader = stream.getReader();
+    const batches: SseEvent[][] = [];
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      batches.push(value);
+    }
+    expect(batches.map((b) => b.map((e) => e.data))).toEqual([['a', 'b'], ['c']]);
+  });
+
+  it("errors on an oversized event by default ('terminate') and goes on with an onError function", async () => {
+    const input = ['data: ok\n\ndata: far too long\n\ndata: next\n\n'];
+    const failing = source(input)
+      .pipeThrough(new SseBatchParserStream({ maxEventSize: 10 }))
+      .getReader();
+    const failure: unknown = await failing.read().catch((error: unknown) => error);
+    expect(isSluiceError(failure, 'sse_event_too_large')).toBe(true);
+    const errors: SluiceError[] = [];
+    const going = source(input).pipeThrough(
+      new SseBatchParserStream({ maxEventSize: 10, onError: (e) => errors.push(e) }),
+    );
+    const { value } = await going.getReader().read();
+    expect(value?.map((e) => e.data)).toEqual(['ok', 'next']);
+    expect(errors).toHaveLength(1);
   });
 });
