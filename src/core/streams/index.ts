@@ -10,3 +10,4 @@ export * from './conflating-queue.js';
 export * from './batch.js';
 export * from './coalesce.js';
 export * from './compress-stream.js';
+export * from './negotiate-compression.js';
