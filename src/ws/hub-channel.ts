@@ -145,12 +145,22 @@ export class ChannelSubscription {
           });
           continue;
         }
-        const delivered = await this.#deliver(
-          eventFrame(this.#host.codec, item.message),
-          item.message,
-          signal,
-        );
-        if (!delivered) return;
+        let frame: Uint8Array;
+        try {
+          frame = eventFrame(this.#host.codec, item.message);
+        } catch (error) {
+          // Server-side publishers may hand the broker values JSON/MessagePack cannot encode
+          // (BigInt, cycles): that one event is reported, the subscription goes on.
+          this.#host.options.onError(error, { clientId: this.#host.id });
+          this.#host.send({
+            type: 'error',
+            code: 'internal_error',
+            message: `Event ${item.message.id} could not be encoded`,
+            channel: this.channel,
+          });
+          continue;
+        }
+        if (!(await this.#deliver(frame, item.message, signal))) return;
       }
       // The broker ended the stream without being asked (e.g. it closed).
       if (!signal.aborted) this.#host.fail(new Error(`Subscription to ${this.channel} ended`));

@@ -46,5 +46,6 @@ describe('docs/protocol.md, WebSocket section', () => {
     expect(section).toContain(`| ${d.maxConnections.toLocaleString('en-US').replace(',', ' ')}`);
     expect(section).toContain(`| ${d.maxSubscriptions} `);
     expect(section).toContain(`| ${d.maxPendingMessages} `);
+    expect(section).toContain(`\`authTimeout\` (${seconds(d.authTimeout)})`);
   });
 });

@@ -139,6 +139,22 @@ describe('hub connection details', () => {
     expect(status).toMatch(/400/);
   });
 
+  it('reports an event it cannot encode and keeps the subscription', async () => {
+    const errors: unknown[] = [];
+    fixture = await startHub({ onError: (error) => errors.push(error) });
+    const client = await TestClient.connect(fixture.url);
+    await client.request({ type: 'subscribe', channel: 'srv', rid: 1 });
+    const bad = await fixture.broker.publish('srv', { data: { n: 10n } }); // BigInt: not JSON
+    expect(await client.next('error')).toMatchObject({
+      code: 'internal_error',
+      channel: 'srv',
+      message: `Event ${bad} could not be encoded`,
+    });
+    await fixture.broker.publish('srv', { data: 'fine' });
+    expect((await client.next('event')).data).toBe('fine');
+    expect(errors).toHaveLength(1);
+  });
+
   it('answers 404 for other upgrade paths when it is the only upgrade listener', async () => {
     fixture = await startHub();
     expect(await TestClient.rejected(fixture.url.replace('/v1/ws', '/elsewhere'))).toBe(404);
