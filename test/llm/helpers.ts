@@ -52,6 +52,7 @@ export async function startLlmServer(options: LlmOptions = {}): Promise<LlmTestS
       if (!res.writableFinished) aborted++;
     });
     const socket = req.socket;
+    if (sockets.has(socket)) return; // keep-alive: one listener per socket, not per request
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });

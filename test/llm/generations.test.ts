@@ -1,0 +1,175 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBroker } from '../../src/broker/memory-broker.js';
+import type { LlmOptions } from '../../src/llm/index.js';
+import { chat, readSse, startLlmServer, type LlmTestServer } from './helpers.js';
+
+const servers: LlmTestServer[] = [];
+async function start(options: LlmOptions = {}): Promise<LlmTestServer> {
+  const server = await startLlmServer(options);
+  servers.push(server);
+  return server;
+}
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+function post(server: LlmTestServer, payload: Record<string, unknown>): Promise<Response> {
+  return fetch(`${server.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(payload),
+  });
+}
+
+function events(server: LlmTestServer, id: string, lastEventId?: string): Promise<Response> {
+  return fetch(`${server.baseURL}/generations/${id}/events`, {
+    headers: lastEventId === undefined ? {} : { 'last-event-id': lastEventId },
+  });
+}
+
+function contentOf(data: string[]): string {
+  return data
+    .filter((d) => d !== '[DONE]')
+    .map(
+      (d) =>
+        (JSON.parse(d) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta
+          .content ?? '',
+    )
+    .join('');
+}
+
+describe('generations outlive the request', () => {
+  it('SSE framing: an id on every event, no event field, [DONE] last, then the end', async () => {
+    const server = await start();
+    const response = await post(server, chat('frame [mock:tokens=8]', { stream: true }));
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const id = response.headers.get('x-generation-id')!;
+    const text = await response.text();
+    expect(text).not.toMatch(/^event:/m);
+    const blocks = text.split('\n\n').filter((b) => b.includes('data:'));
+    expect(blocks.every((b) => /^id: \S+$/m.test(b))).toBe(true);
+    expect(blocks.at(-1)).toMatch(/data: \[DONE\]$/);
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    for (const block of blocks.slice(0, -1)) expect(block).toContain(`"id":"${id}"`);
+  });
+
+  it('resumes after any Last-Event-ID with exactly the rest; 204 after the last one', async () => {
+    const server = await start();
+    const response = await post(server, chat('resume [mock:tokens=20]', { stream: true }));
+    const id = response.headers.get('x-generation-id')!;
+    const whole = await readSse(response);
+    const replay = await readSse(await events(server, id));
+    expect(replay).toEqual(whole);
+    for (let k = 0; k < whole.ids.length - 1; k++) {
+      const rest = await readSse(await events(server, id, whole.ids[k]));
+      expect(rest.data).toEqual(whole.data.slice(k + 1));
+      expect(contentOf([...whole.data.slice(0, k + 1), ...rest.data])).toBe(contentOf(whole.data));
+    }
+    const query = await fetch(
+      `${server.baseURL}/generations/${id}/events?lastEventId=${whole.ids[3]}`,
+    );
+    expect((await readSse(query)).data).toEqual(whole.data.slice(4));
+    const after = await events(server, id, whole.ids.at(-1));
+    expect(after.status).toBe(204);
+  });
+
+  it('an unknown cursor is an error frame; an unknown generation is a 404', async () => {
+    const server = await start();
+    const response = await post(server, chat('x [mock:tokens=3]', { stream: true }));
+    const id = response.headers.get('x-generation-id')!;
+    await response.text();
+    const bad = await readSse(await events(server, id, 'not-a-cursor'));
+    expect(JSON.parse(bad.data[0]!)).toMatchObject({ error: { code: 'invalid_cursor' } });
+    const missing = await events(server, 'chatcmpl-nope');
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { code: 'llm_generation_not_found' } });
+    const cancel = await fetch(`${server.baseURL}/generations/chatcmpl-nope/cancel`, {
+      method: 'POST',
+    });
+    expect(cancel.status).toBe(404);
+    const status = await fetch(`${server.baseURL}/generations/${id}`);
+    expect(await status.json()).toMatchObject({ id, status: 'completed', finish_reason: 'stop' });
+  });
+
+  it('no reader for the grace period: the model is aborted, usage counted, a late resume sees why', async () => {
+    const server = await start({ generationGraceMs: 100 });
+    const response = await post(
+      server,
+      chat('leave [mock:tokens=2000] [mock:tps=200]', { stream: true }),
+    );
+    const id = response.headers.get('x-generation-id')!;
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    const usage = await server.nextUsage(id);
+    expect(usage.status).toBe('abandoned');
+    expect(usage.usageCounted).toBe(true);
+    expect(usage.usage.completion_tokens).toBeLessThan(2000);
+    const late = await readSse(await events(server, id));
+    expect(JSON.parse(late.data.at(-1)!)).toMatchObject({
+      error: { code: 'llm_generation_abandoned' },
+    });
+    expect(late.data).not.toContain('[DONE]');
+  });
+
+  it('a reader coming back within the grace period keeps the generation going', async () => {
+    const server = await start({ generationGraceMs: 5_000 });
+    const response = await post(
+      server,
+      chat('back [mock:tokens=60] [mock:tps=200]', { stream: true }),
+    );
+    const id = response.headers.get('x-generation-id')!;
+    await response.body!.cancel();
+    const rest = await readSse(await events(server, id));
+    expect(rest.data.at(-1)).toBe('[DONE]');
+    expect((await server.nextUsage(id)).status).toBe('completed');
+  });
+
+  it('coalescing merges deltas at high token rates without changing the text', async () => {
+    const plain = await start();
+    const merged = await start({ coalesceMs: 40 });
+    const payload = chat('fast [mock:tokens=300] [mock:tps=2000]', { stream: true, seed: 4 });
+    const a = await readSse(await post(plain, payload));
+    const b = await readSse(await post(merged, payload));
+    expect(contentOf(b.data)).toBe(contentOf(a.data));
+    expect(a.data.length).toBeGreaterThan(300);
+    expect(b.data.length).toBeLessThan(150);
+  });
+
+  it('the per-generation event cap ends the answer with finish_reason length', async () => {
+    const server = await start({ maxEventsPerGeneration: 20 });
+    const response = await post(server, chat('cap [mock:tokens=100]', { stream: true }));
+    const { data } = await readSse(response);
+    expect(data.length).toBeLessThanOrEqual(20);
+    const finish = data
+      .filter((d) => d !== '[DONE]')
+      .map(
+        (d) =>
+          (JSON.parse(d) as { choices: { finish_reason: string | null }[] }).choices[0]
+            ?.finish_reason,
+      )
+      .find((r) => r);
+    expect(finish).toBe('length');
+  });
+
+  it('teardown: readers leave no subscription; close() stops running generations', async () => {
+    const server = await start({ generationGraceMs: null });
+    const broker = server.llm.broker as MemoryBroker;
+    const done = await post(server, chat('short [mock:tokens=5]', { stream: true }));
+    await done.text();
+    const running = await post(
+      server,
+      chat('long [mock:tokens=3000] [mock:tps=100]', { stream: true }),
+    );
+    const id = running.headers.get('x-generation-id')!;
+    await running.body!.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(broker.stats().subscribers).toBe(0);
+    expect(server.llm.stats().running).toBe(1); // grace null: it runs on without readers
+    const ended = server.nextUsage(id);
+    await server.llm.close();
+    expect((await ended).status).toBe('abandoned');
+    expect(server.llm.stats().running).toBe(0);
+  });
+});
