@@ -8,6 +8,7 @@ import { machineNote, type BenchModule, type BenchSection } from './harness.js';
 const modules: Record<string, () => Promise<{ default: BenchModule }>> = {
   'sse-fanout': () => import('./sse-fanout.bench.js'),
   parser: () => import('./parser.bench.js'),
+  streams: () => import('./streams.bench.js'),
 };
 
 const DOC = new URL('../docs/benchmarks.md', import.meta.url);
