@@ -53,7 +53,7 @@ export class BoundedQueue<T> extends AsyncQueue<T> {
 }
 
 /** `undefined` = the default, `null` = no limit. */
-export function orInfinity(value: number | null | undefined, fallback: number): number {
+function orInfinity(value: number | null | undefined, fallback: number): number {
   if (value === null) return Number.POSITIVE_INFINITY;
   return value ?? fallback;
 }
