@@ -1,7 +1,8 @@
 /**
  * The event side of ReconnectingWebSocket: WebSocket-style `on*` handler properties (one
  * handler per type, replacing the previous one, dispatched like any listener so a throwing
- * handler cannot break the state machine) and typed `addEventListener` overloads.
+ * handler cannot break the state machine) and typed `addEventListener` overloads, which
+ * the WebSocket client's targets reuse.
  */
 import type {
   ReconnectingWebSocketEventMap,
@@ -13,7 +14,46 @@ import type {
 type Handler<E extends Event> = ((event: E) => void) | null;
 type Listener<E extends Event> = ((event: E) => void) | { handleEvent(event: E): void };
 
-export class SocketEventTarget extends EventTarget {
+/** An EventTarget whose listeners are typed by an event map (as the DOM's own targets are). */
+export class TypedEventTarget<M extends { [K in keyof M]: Event }> extends EventTarget {
+  override addEventListener<K extends keyof M & string>(
+    type: K,
+    listener: Listener<M[K]> | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  override removeEventListener<K extends keyof M & string>(
+    type: K,
+    listener: Listener<M[K]> | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener, options);
+  }
+}
+
+export class SocketEventTarget extends TypedEventTarget<ReconnectingWebSocketEventMap> {
   readonly #handlers = new Map<string, { fn: unknown; listener: EventListener }>();
 
   get onopen(): Handler<Event> {
@@ -59,41 +99,5 @@ export class SocketEventTarget extends EventTarget {
     const listener = (event: Event): void => fn.call(this, event as E);
     this.#handlers.set(type, { fn, listener });
     super.addEventListener(type, listener);
-  }
-
-  override addEventListener<K extends keyof ReconnectingWebSocketEventMap>(
-    type: K,
-    listener: Listener<ReconnectingWebSocketEventMap[K]> | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void;
-  override addEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | AddEventListenerOptions,
-  ): void {
-    super.addEventListener(type, listener, options);
-  }
-
-  override removeEventListener<K extends keyof ReconnectingWebSocketEventMap>(
-    type: K,
-    listener: Listener<ReconnectingWebSocketEventMap[K]> | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void;
-  override removeEventListener(
-    type: string,
-    listener: EventListenerOrEventListenerObject | null,
-    options?: boolean | EventListenerOptions,
-  ): void {
-    super.removeEventListener(type, listener, options);
   }
 }

@@ -20,6 +20,7 @@ import type {
   PresenceStateMessage,
   SubscribeMessage,
 } from '../ws/protocol.js';
+import { TypedEventTarget } from './reconnecting-websocket-target.js';
 import {
   ClientErrorEvent,
   PresenceEvent,
@@ -59,7 +60,23 @@ export interface SubscriptionInit {
   dedupeWindow: number;
 }
 
-export class Subscription extends EventTarget implements AsyncIterable<SubscriptionItem> {
+export interface SubscriptionEventMap {
+  event: SubscriptionItemEvent;
+  gap: SubscriptionItemEvent;
+  presence: PresenceEvent;
+  /** The subscription failed (then `unsubscribed` follows), or an `onEvent` callback threw. */
+  error: ClientErrorEvent;
+  subscribed: Event;
+  unsubscribed: Event;
+  /** The iterator's buffer is full: the server was asked to stop sending. */
+  paused: Event;
+  resumed: Event;
+}
+
+export class Subscription
+  extends TypedEventTarget<SubscriptionEventMap>
+  implements AsyncIterable<SubscriptionItem>
+{
   readonly channel: string;
   readonly #init: SubscriptionInit;
   readonly #host: SubscriptionHost;

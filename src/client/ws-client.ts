@@ -23,6 +23,7 @@ import {
   type WireCodec,
 } from '../ws/protocol.js';
 import { ReconnectingWebSocket } from './reconnecting-websocket.js';
+import { TypedEventTarget } from './reconnecting-websocket-target.js';
 import { StateChangeEvent, type UrlProvider } from './reconnecting-websocket-types.js';
 import { decodeServerFrame, serverError } from './ws-client-decode.js';
 import { Requests } from './ws-client-requests.js';
@@ -41,7 +42,13 @@ import {
 
 type WireRequest = { kind: 'subscribe' | 'unsubscribe'; channel: string };
 
-export class SluiceSocket extends EventTarget {
+export interface SluiceSocketEventMap {
+  statechange: StateChangeEvent;
+  /** Undecodable frames, invalid messages, server errors without a request id. */
+  error: ClientErrorEvent;
+}
+
+export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
   /** The transport: state, `statechange` events, `reconnect()`. */
   readonly socket: ReconnectingWebSocket;
   readonly #options: SluiceSocketOptions;

@@ -112,6 +112,23 @@ describe('SluiceSocket with the hub', () => {
     expect(second.hub.stats().connections).toBe(3);
   });
 
+  it('surfaces a gap when history no longer reaches the cursor, then continues', async () => {
+    const b = createMemoryBroker({ historyLimit: 5 });
+    defer(() => b.close());
+    const h = await hub(b);
+    const first = await b.publish('news', { data: 0 });
+    for (let n = 1; n < 20; n++) await b.publish('news', { data: n });
+    const r = recorder();
+    const sub = client(h.url).subscribe('news', { since: first, onEvent: (item) => r.push(item) });
+    const gaps: unknown[] = [];
+    sub.addEventListener('gap', (event) => gaps.push(event.item));
+    await waitFor(() => r.events.length === 5, 'the retained five');
+    expect(r.items[0]).toMatchObject({ type: 'gap', reason: 'expired', requested: first });
+    expect(gaps).toEqual([r.items[0]]);
+    expect(r.events.map((e) => e.data)).toEqual([15, 16, 17, 18, 19]);
+    expect(sub.cursor).toBe(r.events.at(-1)?.id);
+  });
+
   it('tracks presence: snapshot, join, leave, and answers presence queries', async () => {
     const b = broker();
     const h = await hub(b);

@@ -233,6 +233,25 @@ describe('SluiceSocket subscriptions (scripted)', () => {
   });
 });
 
+describe('SluiceSocket subscription lifecycle', () => {
+  it('unsubscribes when the signal aborts and refuses a second subscription per channel', async () => {
+    const { server: s, peers } = await scripted();
+    const c = client(s.url);
+    const controller = new AbortController();
+    const sub = c.subscribe('feed', { signal: controller.signal });
+    expect(() => c.subscribe('feed')).toThrow(
+      expect.objectContaining({ code: 'ws_already_subscribed' }),
+    );
+    await waitFor(() => ofType(peers[0], 'subscribe').length === 1, 'subscribe');
+    const unsubscribed = new Promise((resolve) => sub.addEventListener('unsubscribed', resolve));
+    controller.abort();
+    await unsubscribed;
+    expect(sub.state).toBe('closed');
+    await waitFor(() => ofType(peers[0], 'unsubscribe').length === 1, 'unsubscribe on the wire');
+    expect(ofType(peers[0], 'unsubscribe')[0]).toMatchObject({ channel: 'feed' });
+  });
+});
+
 describe('SluiceSocket when the transport gives up', () => {
   it('fails pending requests and ends subscriptions with the close code (4500 range)', async () => {
     const { server: s, peers } = await scripted();
