@@ -14,7 +14,7 @@
  * - `generationId` without `body` follows an existing generation (another tab).
  */
 import { Backoff, type BackoffOptions } from '../core/backoff.js';
-import { SluiceError, type SluiceErrorCode } from '../core/errors.js';
+import { SluiceError } from '../core/errors.js';
 import { createParser, type SseEvent } from '../sse/parser.js';
 import {
   ChatAccumulator,
@@ -22,6 +22,7 @@ import {
   type ChatDelta,
   type ChatUsage,
 } from './chat-accumulator.js';
+import { Drop, errorFrom, fromErrorBody } from './stream-chat-errors.js';
 
 export type { AssembledToolCall, ChatDelta, ChatUsage } from './chat-accumulator.js';
 
@@ -70,8 +71,6 @@ export interface ChatResult {
 export function streamChat(options: StreamChatOptions): ChatStream {
   return new ChatStream(options);
 }
-
-class Drop extends Error {}
 
 export class ChatStream implements AsyncIterable<ChatDelta> {
   #status: ChatStreamStatus = 'connecting';
@@ -312,32 +311,4 @@ export class ChatStream implements AsyncIterable<ChatDelta> {
       aborted: this.#status === 'aborted',
     };
   }
-}
-
-function fromErrorBody(error: unknown): SluiceError {
-  const body = (typeof error === 'object' && error !== null ? error : {}) as Record<
-    string,
-    unknown
-  >;
-  const code = typeof body['code'] === 'string' ? body['code'] : 'internal_error';
-  const message = typeof body['message'] === 'string' ? body['message'] : 'Server error';
-  // The code is the server's; unknown codes are kept as they are in `details.code`.
-  return new SluiceError(code as SluiceErrorCode, message, { details: { code } });
-}
-
-async function errorFrom(response: Response): Promise<SluiceError> {
-  let body: unknown;
-  try {
-    body = await response.json();
-  } catch {
-    body = undefined;
-  }
-  const inner = (body as { error?: unknown } | undefined)?.error;
-  const error = fromErrorBody(
-    inner ?? { code: 'sse_bad_status', message: `HTTP ${response.status}` },
-  );
-  return new SluiceError(error.code, error.message, {
-    status: response.status,
-    details: { code: error.code },
-  });
 }

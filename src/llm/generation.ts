@@ -20,57 +20,23 @@
 import type { Broker } from '../broker/types.js';
 import { SluiceError } from '../core/errors.js';
 import { ChunkBuilder, DeltaBuffer } from './chunk-builder.js';
-import type { ModelEvent, ModelStream } from './model.js';
-import { openAIErrorBody, toSluiceError } from './openai-error.js';
-import type { ChatCompletionChunk, CompletionUsage, FinishReason } from './openai-types.js';
+import {
+  ABANDONED_MESSAGE,
+  GEN_EVENTS,
+  decideOutcome,
+  type GenerationOptions,
+  type GenerationStatus,
+  type GenerationSummary,
+} from './generation-types.js';
+import type { ModelEvent } from './model.js';
+import { openAIErrorBody } from './openai-error.js';
+import type { ChatCompletionChunk, FinishReason } from './openai-types.js';
 import { OutputAssembler } from './output-assembler.js';
 
-export type GenerationStatus = 'running' | 'completed' | 'cancelled' | 'abandoned' | 'failed';
-
-/** Broker event names on a generation channel (never sent as SSE `event:` fields). */
-export const GEN_EVENTS = Object.freeze({
-  start: 'start',
-  chunk: 'chunk',
-  done: 'done',
-  error: 'error',
-});
-
-const ABANDONED_MESSAGE = 'The generation was stopped: no reader came back within the grace period';
+export { GEN_EVENTS, type GenerationOptions, type GenerationStatus, type GenerationSummary };
 
 /** Messages kept back from `maxEvents` for the terminal ones (flush, role, finish, usage, end). */
 const TERMINAL_RESERVE = 5;
-
-export interface GenerationOptions {
-  id: string;
-  broker: Broker;
-  /** The opened model stream, and the controller that aborts it. */
-  stream: ModelStream;
-  abort: AbortController;
-  model: string;
-  provider: string;
-  created: number;
-  includeUsage: boolean;
-  /** Time with no reader before the model is aborted; 0 = at once; null = never. */
-  graceMs: number | null;
-  coalesceMs: number | null;
-  maxEvents: number;
-  onEnd?: (summary: GenerationSummary) => void;
-}
-
-export interface GenerationSummary {
-  id: string;
-  model: string;
-  provider: string;
-  status: GenerationStatus;
-  finishReason: FinishReason | null;
-  usage: CompletionUsage;
-  /** True when usage was counted by sluice (the model reported none, e.g. it was aborted). */
-  usageCounted: boolean;
-  created: number;
-  /** Chunk events published (not counting the start marker). */
-  events: number;
-  error?: { code: string; message: string };
-}
 
 type Next = IteratorResult<ModelEvent> | 'flush' | 'stop';
 
@@ -260,25 +226,8 @@ export class Generation {
   }
 
   async #end(finish: FinishReason | undefined, capped: boolean, failure: unknown): Promise<void> {
-    let status: GenerationStatus;
-    let error: SluiceError | undefined;
-    if (this.#stopIntent === 'cancelled') status = 'cancelled';
-    else if (this.#stopIntent === 'abandoned') status = 'abandoned';
-    else if (failure !== undefined) status = 'failed';
-    else if (finish === undefined && !capped) status = 'failed';
-    else status = 'completed';
-    if (status === 'abandoned')
-      error = new SluiceError('llm_generation_abandoned', ABANDONED_MESSAGE, { status: 499 });
-    if (status === 'failed') {
-      error =
-        failure === undefined
-          ? new SluiceError('llm_upstream_truncated', 'The model ended without a finish reason', {
-              status: 502,
-            })
-          : toSluiceError(failure);
-    }
-    const reason: FinishReason | null =
-      status === 'cancelled' ? 'stop' : capped ? 'length' : (finish ?? null);
+    const outcome = decideOutcome({ stopIntent: this.#stopIntent, finish, capped, failure });
+    const { status, error, finishReason: reason } = outcome;
     const { usage, counted } = this.#counter.usage(this.#o.stream.promptTokens);
     this.#status = status;
     this.#summary = {

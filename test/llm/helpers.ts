@@ -48,8 +48,13 @@ export async function startLlmServer(options: LlmOptions = {}): Promise<LlmTestS
   let aborted = 0;
   const server = http.createServer(toNodeHandler(llm));
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // 'finish' means the whole response was handed to the socket; 'close' without it is a
+    // client that went away mid-response (checked by event, since the adapter's own close
+    // handler may end the response while 'close' listeners are still running).
+    let finished = false;
+    res.once('finish', () => (finished = true));
     res.once('close', () => {
-      if (!res.writableFinished) aborted++;
+      if (!finished) aborted++;
     });
     const socket = req.socket;
     if (sockets.has(socket)) return; // keep-alive: one listener per socket, not per request
