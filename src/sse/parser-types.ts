@@ -16,7 +16,10 @@ export interface ParserCallbacks {
   onEvent(event: SseEvent): void;
   /** A comment line, without its `:` and one following space. */
   onComment?(text: string): void;
-  /** A valid `retry` field (only ASCII digits), when processed (F9). Not clamped (F10 is the client's). */
+  /**
+   * A valid `retry` field (only ASCII digits, read in base 10), when processed (F9). Capped
+   * at Number.MAX_SAFE_INTEGER only; a sane clamp (F10) is the client's policy.
+   */
   onRetry?(ms: number): void;
   /**
    * The last-event-ID string was set at the end of a block with a valid `id` field, even if
@@ -37,7 +40,12 @@ export const PARSER_DEFAULTS: Readonly<{ maxEventSize: number }> = Object.freeze
 });
 
 export interface SseParser {
-  /** Parses the next chunk. Calling `reset()`/`end()` from a callback drops the rest of it. */
+  /**
+   * Parses the next chunk. Bytes are the canonical input (one BOM at byte 0 is stripped);
+   * a string is taken as the stream decoded without BOM removal, so one U+FEFF at offset 0 of the
+   * stream is stripped (see utf8-stream-decoder.ts: why bytes are exact, default-decoded strings
+   * are not). Calling `reset()`/`end()` from a callback drops the rest of the chunk.
+   */
   feed(chunk: string | Uint8Array): void;
   /** End of stream: discards a pending incomplete line and event, including its id (P17, F8). */
   end(): void;

@@ -253,7 +253,9 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
         setId(text, from, end);
         break;
       case 'retry':
-        if (callbacks.onRetry && /^[0-9]+$/.test(value)) callbacks.onRetry(parseInt(value, 10));
+        if (callbacks.onRetry && /^[0-9]+$/.test(value)) {
+          callbacks.onRetry(Math.min(parseInt(value, 10), Number.MAX_SAFE_INTEGER));
+        }
         break;
     }
   }

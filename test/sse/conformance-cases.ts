@@ -516,6 +516,13 @@ export const CONFORMANCE_CASES: readonly ConformanceCase[] = [
     events: [],
     retries: [99999999999],
   },
+  {
+    name: 'a retry past the largest safe integer is capped there',
+    rule: 'F10',
+    input: `retry: 1${'0'.repeat(400)}\n`,
+    events: [],
+    retries: [Number.MAX_SAFE_INTEGER],
+  },
   // --- a typical LLM token stream
   {
     name: 'an OpenAI-style stream with a done marker',

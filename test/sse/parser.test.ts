@@ -118,3 +118,22 @@ describe('createParser', () => {
     expect(Object.isFrozen(PARSER_DEFAULTS)).toBe(true);
   });
 });
+
+describe('BOM and strings (P7)', () => {
+  const wire = '\uFEFF\uFEFFdata: 1\n\ndata: 2\n\n';
+  const bytes = new TextEncoder().encode(wire);
+  const dataOf = (chunks: (string | Uint8Array)[]) => {
+    const { parser, events } = collect();
+    for (const chunk of chunks) parser.feed(chunk);
+    return events.map((e) => e.data);
+  };
+
+  it('strips exactly one BOM from bytes, and from text decoded with ignoreBOM: true', () => {
+    expect(dataOf([bytes])).toEqual(['2']);
+    expect(dataOf([new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes)])).toEqual(['2']);
+  });
+
+  it('strips a second BOM from text a default TextDecoder already stripped (documented: feed bytes)', () => {
+    expect(dataOf([new TextDecoder().decode(bytes)])).toEqual(['1', '2']);
+  });
+});
