@@ -8,6 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Readable } from 'node:stream';
 import { SluiceError } from '../core/errors.js';
+import { claimDirectSse } from '../sse/response.js';
+import type { SseSink } from '../sse/sse-pump.js';
 import type { RequestContext, RouteHandler } from './handler.js';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -115,6 +117,9 @@ async function writeResponse(
   const socket = 'socket' in res ? res.socket : null;
   if (socket && 'setNoDelay' in socket) socket.setNoDelay(true);
 
+  const direct = claimDirectSse(response);
+  if (direct) return writeSseDirect(direct, res);
+
   const reader = response.body.getReader();
   const onClose = () => {
     reader.cancel(new SluiceError('aborted', 'Client disconnected')).catch(() => undefined);
@@ -135,6 +140,38 @@ async function writeResponse(
   } finally {
     res.off('close', onClose);
   }
+}
+
+/**
+ * SSE responses skip the Web stream layer: the same pump (pull-on-room, keepalive, stall
+ * timeout, teardown) writes straight to the socket and waits for 'drain' when it is full.
+ */
+function writeSseDirect(
+  start: (sink: SseSink) => { cancel(reason?: unknown): void },
+  res: NodeResponse,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const out = res as ServerResponse;
+    const sink: SseSink = {
+      write: (bytes) => res.destroyed || out.write(bytes),
+      ready: () => drained(res),
+      end: () => {
+        // After a disconnect there is nothing to end (and ending would mark it finished).
+        if (!res.destroyed) res.end();
+        resolve();
+      },
+      fail: () => {
+        // Cut without a clean terminator, so the client knows the stream broke and resumes.
+        res.destroy();
+        resolve();
+      },
+    };
+    const pump = start(sink);
+    res.once('close', () => {
+      pump.cancel(new SluiceError('aborted', 'Client disconnected'));
+      resolve();
+    });
+  });
 }
 
 function drained(res: NodeResponse): Promise<void> {

@@ -7,12 +7,15 @@
  * `highWaterMark`; a client that stops reading stops the source, and one that stays stalled
  * past `stallTimeout` is disconnected (it resumes later with Last-Event-ID).
  *
+ * The body is lazy: nothing is pulled before the first read. The Node adapter uses that to
+ * write the events straight to the socket instead (`claimDirectSse`), with the same pump.
+ *
  * Teardown: a client disconnect (the body is cancelled), the request's or the option's
  * AbortSignal, a stall, or the end of the source each clear the keepalive and stall timers,
  * remove the abort listeners and call `return()` on the source iterator exactly once.
  */
 import { SluiceError } from '../core/errors.js';
-import { encodeComment, encodeEvent, encodeRetry, type SseFields } from './encoder.js';
+import { SsePump, type SseChunk, type SseCloseReason, type SseSink } from './sse-pump.js';
 
 export interface SseSourceContext {
   /** The id the client resumes after (Last-Event-ID header or `lastEventId` query). */
@@ -21,8 +24,9 @@ export interface SseSourceContext {
   signal: AbortSignal;
 }
 
+/** Events as fields to encode, or as bytes already encoded (e.g. shared by many clients). */
 export type SseSource =
-  AsyncIterable<SseFields> | ((context: SseSourceContext) => AsyncIterable<SseFields>);
+  AsyncIterable<SseChunk> | ((context: SseSourceContext) => AsyncIterable<SseChunk>);
 
 export interface SseResponseOptions {
   /** Reads Last-Event-ID / `?lastEventId=` and ends the stream when its signal aborts. */
@@ -42,7 +46,7 @@ export interface SseResponseOptions {
   status?: number;
   signal?: AbortSignal;
   /** Called once when the stream ends, with the reason when it did not end normally. */
-  onClose?: (reason: 'end' | 'cancel' | 'abort' | 'stall' | 'error', error?: unknown) => void;
+  onClose?: (reason: SseCloseReason, error?: unknown) => void;
 }
 
 export const SSE_RESPONSE_DEFAULTS = Object.freeze({
@@ -69,12 +73,30 @@ export function sseHeaders(httpVersion?: string, extra?: HeadersInit): Headers {
   return headers;
 }
 
+/**
+ * A handle the Node adapter uses to drive the same pump straight into a `ServerResponse`.
+ * Claiming it is exclusive: once claimed the Web body is dead, and once the Web body has
+ * been read the handle can no longer be claimed.
+ */
+export interface DirectSse {
+  claim(): ((sink: SseSink) => SsePump) | undefined;
+}
+
+const DIRECT = Symbol.for('sluice.sse.direct');
+
+export function claimDirectSse(response: Response): ((sink: SseSink) => SsePump) | undefined {
+  const direct = (response as Response & { [DIRECT]?: DirectSse })[DIRECT];
+  return direct && !response.bodyUsed ? direct.claim() : undefined;
+}
+
 export function createSseResponse(source: SseSource, options: SseResponseOptions = {}): Response {
-  const body = createSseStream(source, options);
-  return new Response(body, {
+  const { body, direct } = createSse(source, options);
+  const response = new Response(body, {
     status: options.status ?? 200,
     headers: sseHeaders(options.httpVersion, options.headers),
   });
+  Object.defineProperty(response, DIRECT, { value: direct });
+  return response;
 }
 
 /** The body alone: a byte stream of SSE text, pulled from the source on demand. */
@@ -82,129 +104,98 @@ export function createSseStream(
   source: SseSource,
   options: SseResponseOptions = {},
 ): ReadableStream<Uint8Array> {
-  const keepAlive = option(options.keepAlive, SSE_RESPONSE_DEFAULTS.keepAlive);
-  const stallTimeout = option(options.stallTimeout, SSE_RESPONSE_DEFAULTS.stallTimeout);
-  const highWaterMark = options.highWaterMark ?? SSE_RESPONSE_DEFAULTS.highWaterMark;
-  if (options.retry != null && !(Number.isInteger(options.retry) && options.retry >= 0)) {
+  return createSse(source, options).body;
+}
+
+function createSse(
+  source: SseSource,
+  options: SseResponseOptions,
+): { body: ReadableStream<Uint8Array>; direct: DirectSse } {
+  const retry = options.retry ?? null;
+  if (retry !== null && !(Number.isInteger(retry) && retry >= 0)) {
     throw new SluiceError('invalid_argument', 'retry must be a non-negative integer (ms)');
   }
-
-  const encoder = new TextEncoder();
-  const done = new AbortController();
-  const signals = [options.signal, options.request?.signal].filter(
-    (s): s is AbortSignal => s !== undefined,
-  );
-  let iterator: AsyncIterator<SseFields> | undefined;
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let keepAliveTimer: ReturnType<typeof setInterval> | undefined;
-  let stallTimer: ReturnType<typeof setTimeout> | undefined;
-  let finished = false;
-
-  const finish = (reason: 'end' | 'cancel' | 'abort' | 'stall' | 'error', error?: unknown) => {
-    if (finished) return;
-    finished = true;
-    clearInterval(keepAliveTimer);
-    clearTimeout(stallTimer);
-    for (const signal of signals) signal.removeEventListener('abort', onAbort);
-    done.abort(error ?? new SluiceError('aborted', `SSE stream ended (${reason})`));
-    if (reason !== 'end' && reason !== 'error') {
-      // The source did not finish by itself: release it. Errors from return() are the
-      // source's own business once the client is gone.
-      iterator?.return?.().catch(() => undefined);
-    }
-    options.onClose?.(reason, error);
+  const highWaterMark = options.highWaterMark ?? SSE_RESPONSE_DEFAULTS.highWaterMark;
+  let started = false;
+  const start = (sink: SseSink): SsePump => {
+    started = true;
+    const done = new AbortController();
+    const iterable =
+      typeof source === 'function'
+        ? source({
+            lastEventId: options.request ? getLastEventId(options.request) : undefined,
+            signal: done.signal,
+          })
+        : source;
+    const pump = new SsePump(iterable[Symbol.asyncIterator](), sink, {
+      done,
+      retry,
+      keepAlive: option(options.keepAlive, SSE_RESPONSE_DEFAULTS.keepAlive),
+      stallTimeout: option(options.stallTimeout, SSE_RESPONSE_DEFAULTS.stallTimeout),
+      signals: [options.signal, options.request?.signal].filter(
+        (s): s is AbortSignal => s !== undefined,
+      ),
+      onClose: options.onClose,
+    });
+    void pump.run();
+    return pump;
   };
 
-  const onAbort = () => {
-    if (finished) return;
-    finish('abort');
-    try {
-      controller.close();
-    } catch {
-      // already closed or errored
-    }
-  };
-
-  // Enqueue, then watch for a client that stops reading while we have data for it.
-  const push = (text: string) => {
-    controller.enqueue(encoder.encode(text));
-    if (stallTimeout !== null && stallTimer === undefined && (controller.desiredSize ?? 0) <= 0) {
-      stallTimer = setTimeout(() => {
-        stallTimer = undefined;
-        // Read since the timer started (a pull may still be waiting on the source): not stalled.
-        if (finished || (controller.desiredSize ?? 0) > 0) return;
-        const error = new SluiceError('slow_consumer', 'SSE client stopped reading', {
-          details: { stallTimeout },
-        });
-        finish('stall', error);
-        controller.error(error);
-      }, stallTimeout);
-      unref(stallTimer);
-    }
-  };
-
-  return new ReadableStream<Uint8Array>(
+  let pump: SsePump | undefined;
+  let room: (() => void) | undefined;
+  const body = new ReadableStream<Uint8Array>(
     {
-      start(c) {
-        controller = c;
-        if (signals.some((s) => s.aborted)) {
-          onAbort();
-          return;
+      // Lazy: the pump starts on the first read, so an unread body costs nothing.
+      pull(controller) {
+        if (!pump) {
+          if (started) {
+            controller.error(new SluiceError('invalid_argument', 'SSE body already claimed'));
+            return;
+          }
+          pump = start(webSink(controller, highWaterMark, () => new Promise((r) => (room = r))));
         }
-        for (const signal of signals) signal.addEventListener('abort', onAbort, { once: true });
-        const iterable =
-          typeof source === 'function'
-            ? source({
-                lastEventId: options.request ? getLastEventId(options.request) : undefined,
-                signal: done.signal,
-              })
-            : source;
-        iterator = iterable[Symbol.asyncIterator]();
-        // The first bytes go out at once, so proxies and clients see the stream open.
-        push(options.retry != null ? encodeRetry(options.retry) : encodeComment('ok'));
-        if (keepAlive !== null) {
-          keepAliveTimer = setInterval(() => {
-            // A stalled client gets no keepalives: they would only grow its queue.
-            if ((controller.desiredSize ?? 0) > 0) push(encodeComment());
-          }, keepAlive);
-          unref(keepAliveTimer);
-        }
-      },
-      async pull() {
-        clearTimeout(stallTimer);
-        stallTimer = undefined;
-        if (finished || !iterator) return;
-        let result: IteratorResult<SseFields>;
-        try {
-          result = await iterator.next();
-        } catch (error) {
-          if (finished) return;
-          finish('error', error);
-          controller.error(error);
-          return;
-        }
-        if (finished) return;
-        if (result.done) {
-          finish('end');
-          controller.close();
-          return;
-        }
-        push(encodeEvent(result.value));
+        room?.();
+        room = undefined;
       },
       cancel(reason) {
-        finish('cancel', reason);
+        pump?.cancel(reason);
+        room?.();
       },
     },
-    new ByteLengthQueuingStrategy({ highWaterMark }),
+    // High-water mark 0 keeps the stream lazy; the sink bounds the queue by bytes itself.
+    new ByteLengthQueuingStrategy({ highWaterMark: 0 }),
   );
+  const direct: DirectSse = { claim: () => (started ? undefined : ((started = true), start)) };
+  return { body, direct };
+}
+
+/** A sink over a ReadableStream controller: full once `highWaterMark` bytes wait unread. */
+function webSink(
+  controller: ReadableStreamDefaultController<Uint8Array>,
+  highWaterMark: number,
+  waitForPull: () => Promise<void>,
+): SseSink {
+  let closed = false;
+  return {
+    write(bytes) {
+      if (closed) return true;
+      controller.enqueue(bytes);
+      return -(controller.desiredSize ?? 0) < highWaterMark;
+    },
+    ready: () => (closed ? Promise.resolve() : waitForPull()),
+    end() {
+      if (closed) return;
+      closed = true;
+      controller.close();
+    },
+    fail(error) {
+      if (closed) return;
+      closed = true;
+      controller.error(error);
+    },
+  };
 }
 
 function option(value: number | null | undefined, fallback: number): number | null {
   return value === undefined ? fallback : value;
-}
-
-function unref(timer: unknown): void {
-  if (typeof timer === 'object' && timer !== null && 'unref' in timer) {
-    (timer as { unref(): void }).unref();
-  }
 }

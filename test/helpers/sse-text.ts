@@ -36,7 +36,3 @@ export function blocks(text: string): Record<string, string>[] {
     .filter((lines) => lines.length > 0)
     .map((lines) => Object.fromEntries(lines));
 }
-
-export function countTimers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}

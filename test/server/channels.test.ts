@@ -1,5 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMemoryBroker } from '../../src/broker/memory-broker.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import net from 'node:net';
+import { createMemoryBroker, type MemoryBroker } from '../../src/broker/memory-broker.js';
 import { blocks, readUntil } from '../helpers/sse-text.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -121,6 +122,29 @@ describe('HTTP contract', () => {
     const id = (await post('/v1/channels/steady/messages', '{"data":1}')).body.id;
     const text = await readUntil(stream.body!, (t) => t.includes(`id: ${String(id)}`));
     expect(text).toContain('data: 1');
+  });
+});
+
+describe('slow clients', () => {
+  it('disconnects a client that stops reading, and releases its subscription', async () => {
+    await server.close();
+    server = await startServer({ keepAlive: null, stallTimeout: 200 });
+    const broker = server.app.broker as MemoryBroker;
+    const { port } = new URL(server.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    socket.write(`GET /v1/channels/stall/events HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await vi.waitFor(() => expect(broker.stats().subscribers).toBe(1));
+    socket.pause(); // never read again: kernel buffers fill, then the server's
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // Publish until the socket buffers on both sides are full and the server gives up.
+    const payload = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 5000 && broker.stats().subscribers > 0; i++) {
+      await broker.publish('stall', { data: payload });
+      if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await vi.waitFor(() => expect(broker.stats().subscribers).toBe(0), { timeout: 5000 });
+    socket.resume();
+    await closed;
   });
 });
 

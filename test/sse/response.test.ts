@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isSluiceError } from '../../src/core/errors.js';
 import { createSseResponse, getLastEventId } from '../../src/sse/response.js';
 import type { SseFields } from '../../src/sse/encoder.js';
-import { blocks, countTimers, readUntil } from '../helpers/sse-text.js';
+import { blocks } from '../helpers/sse-text.js';
 
 /** An endless source that records how often it was pulled and whether it was released. */
 function countingSource(payload = 'x'.repeat(1000)) {
@@ -56,14 +56,23 @@ describe('createSseResponse', () => {
   it('does not pull the source while the client is not reading', async () => {
     const { state, iterable } = countingSource();
     const response = createSseResponse(iterable, { highWaterMark: 8 * 1024, keepAlive: null });
-    await tick(50);
+    await tick(30);
+    // Lazy: nothing is pulled before the first read.
+    expect(state.pulls).toBe(0);
+    const reader = response.body!.getReader();
+    await reader.read();
+    await tick(30);
     // About highWaterMark / event size events are buffered, and no more.
     expect(state.pulls).toBeGreaterThan(0);
     expect(state.pulls).toBeLessThanOrEqual(10);
     const pullsBefore = state.pulls;
     await tick(50);
     expect(state.pulls).toBe(pullsBefore);
-    await response.body!.cancel();
+    // Reading drains the buffer and lets the source be pulled again.
+    for (let i = 0; i < pullsBefore + 1; i++) await reader.read();
+    await tick(10);
+    expect(state.pulls).toBeGreaterThan(pullsBefore);
+    await reader.cancel();
     expect(state.returned).toBe(1);
   });
 
@@ -76,10 +85,11 @@ describe('createSseResponse', () => {
       keepAlive: null,
       onClose: (reason) => (closeReason = reason),
     });
+    const reader = response.body!.getReader();
+    await reader.read();
     await tick(150);
     expect(closeReason).toBe('stall');
     expect(state.returned).toBe(1);
-    const reader = response.body!.getReader();
     let error: unknown;
     try {
       for (;;) if ((await reader.read()).done) break;
@@ -90,28 +100,40 @@ describe('createSseResponse', () => {
   });
 
   it('sends keepalive comments and clears every timer on disconnect', async () => {
-    const timersBefore = countTimers();
-    let released = false;
-    // A source that never yields: it waits until the stream ends.
-    // eslint-disable-next-line require-yield
-    async function* quiet(context: { signal: AbortSignal }): AsyncGenerator<SseFields> {
-      try {
-        await new Promise((_, reject) =>
-          context.signal.addEventListener('abort', () => reject(context.signal.reason as Error)),
-        );
-      } finally {
-        released = true;
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+    try {
+      let released = false;
+      // A source that never yields: it waits until the stream ends.
+      // eslint-disable-next-line require-yield
+      async function* quiet(context: { signal: AbortSignal }): AsyncGenerator<SseFields> {
+        try {
+          await new Promise((_, reject) =>
+            context.signal.addEventListener('abort', () => reject(context.signal.reason as Error)),
+          );
+        } finally {
+          released = true;
+        }
       }
+      const response = createSseResponse((context) => quiet(context), {
+        keepAlive: 20,
+        stallTimeout: 10_000,
+      });
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      expect(decoder.decode((await reader.read()).value)).toBe(': ok\n');
+      // The keepalive interval is the only timer (no stall timer while the client reads).
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(60);
+      let text = '';
+      for (let i = 0; i < 3; i++) text += decoder.decode((await reader.read()).value);
+      expect(text).toBe(':\n:\n:\n');
+      await reader.cancel();
+      await Promise.resolve();
+      expect(released).toBe(true);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
     }
-    const response = createSseResponse((context) => quiet(context), {
-      keepAlive: 20,
-      stallTimeout: 10_000,
-    });
-    const text = await readUntil(response.body!, (t) => t.split(':\n').length > 3);
-    expect(text.startsWith(': ok\n')).toBe(true);
-    await tick(10);
-    expect(released).toBe(true);
-    expect(countTimers()).toBe(timersBefore);
   });
 
   it('ends on the request signal and calls return() on the source exactly once', async () => {

@@ -1,0 +1,157 @@
+/**
+ * The one mechanism behind every SSE response: pull an event from the source only when the
+ * sink has room, encode it, write it; keepalive comments while the source is quiet; a
+ * stall timer while the sink is full; and a single teardown that clears both timers,
+ * removes the abort listeners and calls `return()` on the source.
+ *
+ * Two sinks drive it: a Web `ReadableStream` (any runtime, see response.ts) and, in the
+ * Node adapter, the `ServerResponse` itself, which skips the Web stream layer (its promise
+ * per chunk was most of sluice's cost over a raw `res.write` loop in the fan-out benchmark).
+ */
+import { SluiceError } from '../core/errors.js';
+import { encodeComment, encodeEvent, encodeRetry, type SseFields } from './encoder.js';
+
+/** An event to send: fields to encode, or bytes already encoded (shared across clients). */
+export type SseChunk = SseFields | Uint8Array;
+
+export type SseCloseReason = 'end' | 'cancel' | 'abort' | 'stall' | 'error';
+
+/** Where the bytes go. `write` returns false when the sink is full; `ready` resolves on room. */
+export interface SseSink {
+  write(bytes: Uint8Array): boolean;
+  ready(): Promise<void>;
+  /** The stream ended normally (source done, or aborted by a signal). */
+  end(): void;
+  /** The stream broke: the client should see an error, not a clean end. */
+  fail(error: unknown): void;
+}
+
+export interface SsePumpOptions {
+  retry: number | null;
+  keepAlive: number | null;
+  stallTimeout: number | null;
+  signals: AbortSignal[];
+  onClose?: ((reason: SseCloseReason, error?: unknown) => void) | undefined;
+}
+
+const encoder = new TextEncoder();
+
+export function encodeChunk(chunk: SseChunk): Uint8Array {
+  return chunk instanceof Uint8Array ? chunk : encoder.encode(encodeEvent(chunk));
+}
+
+/** Drives `iterator` into `sink` until the source ends, the signal aborts or `cancel()`. */
+export class SsePump {
+  readonly #iterator: AsyncIterator<SseChunk>;
+  readonly #sink: SseSink;
+  readonly #options: SsePumpOptions;
+  readonly #done: AbortController;
+  #keepAliveTimer: ReturnType<typeof setInterval> | undefined;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  #full = false;
+  #finished = false;
+
+  constructor(
+    iterator: AsyncIterator<SseChunk>,
+    sink: SseSink,
+    options: SsePumpOptions & { done: AbortController },
+  ) {
+    this.#iterator = iterator;
+    this.#sink = sink;
+    this.#options = options;
+    this.#done = options.done;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Runs to the end; never rejects (failures go to the sink and `onClose`). */
+  async run(): Promise<void> {
+    const { signals, retry, keepAlive } = this.#options;
+    if (signals.some((s) => s.aborted)) return this.#abort();
+    for (const signal of signals) signal.addEventListener('abort', this.#abort, { once: true });
+    // The first bytes go out at once, so proxies and clients see the stream open.
+    this.#write(encoder.encode(retry !== null ? encodeRetry(retry) : encodeComment('ok')));
+    if (keepAlive !== null) {
+      this.#keepAliveTimer = setInterval(() => {
+        // A full sink gets no keepalives: they would only grow its buffer.
+        if (!this.#full) this.#write(encoder.encode(encodeComment()));
+      }, keepAlive);
+      unref(this.#keepAliveTimer);
+    }
+    while (!this.#finished) {
+      if (this.#full) {
+        await this.#sink.ready();
+        this.#full = false;
+        clearTimeout(this.#stallTimer);
+        this.#stallTimer = undefined;
+        continue;
+      }
+      let result: IteratorResult<SseChunk>;
+      try {
+        result = await this.#iterator.next();
+      } catch (error) {
+        if (!this.#finished) {
+          this.#finish('error', error);
+          this.#sink.fail(error);
+        }
+        return;
+      }
+      if (this.#finished) return;
+      if (result.done) {
+        this.#finish('end');
+        this.#sink.end();
+        return;
+      }
+      this.#write(encodeChunk(result.value));
+    }
+  }
+
+  /** The client went away (the body was cancelled, the socket closed). */
+  cancel(reason?: unknown): void {
+    this.#finish('cancel', reason);
+  }
+
+  #write(bytes: Uint8Array): void {
+    if (this.#sink.write(bytes) || this.#full) return;
+    this.#full = true;
+    const stallTimeout = this.#options.stallTimeout;
+    if (stallTimeout === null) return;
+    this.#stallTimer = setTimeout(() => {
+      const error = new SluiceError('slow_consumer', 'SSE client stopped reading', {
+        details: { stallTimeout },
+      });
+      this.#finish('stall', error);
+      this.#sink.fail(error);
+    }, stallTimeout);
+    unref(this.#stallTimer);
+  }
+
+  readonly #abort = (): void => {
+    if (this.#finished) return;
+    this.#finish('abort');
+    this.#sink.end();
+  };
+
+  #finish(reason: SseCloseReason, error?: unknown): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearInterval(this.#keepAliveTimer);
+    clearTimeout(this.#stallTimer);
+    for (const signal of this.#options.signals) signal.removeEventListener('abort', this.#abort);
+    this.#done.abort(error ?? new SluiceError('aborted', `SSE stream ended (${reason})`));
+    if (reason !== 'end' && reason !== 'error') {
+      // The source did not finish by itself: release it. A pending next() is woken by the
+      // source's own signal (`context.signal`), which `done` just aborted.
+      this.#iterator.return?.().catch(() => undefined);
+    }
+    this.#options.onClose?.(reason, error);
+  }
+}
+
+export function unref(timer: unknown): void {
+  if (typeof timer === 'object' && timer !== null && 'unref' in timer) {
+    (timer as { unref(): void }).unref();
+  }
+}
