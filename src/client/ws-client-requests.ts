@@ -2,8 +2,10 @@
  * Request/reply over the socket for `publish` and `presence` queries: a request id (`rid`)
  * per call, a reply or a typed error, and a timeout that includes time spent offline.
  *
- * While disconnected, requests wait in a bounded outbox (reject-newest: the call fails at
- * once with `buffer_overflow`) and go out in call order after the next open. A request
+ * At most `maxInFlight` requests are on the wire unanswered (flow control: a burst of calls
+ * cannot flood the socket buffer); the rest, and everything while disconnected, wait in a
+ * bounded outbox (reject-newest: the call fails at once with `buffer_overflow`) and go out
+ * in call order as replies come back or after the next open. A request
  * that times out or is aborted before it was sent is withdrawn, so it is guaranteed not to
  * take effect. One that was sent and then lost its connection fails with
  * `ws_connection_lost` (`details.sent: true`): its outcome is unknown, and it is not resent
@@ -32,7 +34,10 @@ interface Pending {
 }
 
 export interface RequestsInit {
+  /** Most requests waiting to be sent. */
   maxPending: number;
+  /** Most requests sent and not yet answered. */
+  maxInFlight: number;
   timeout: number;
   nextRid(): number;
   /** Sends a message if the connection is open; false when it is not. */
@@ -41,9 +46,10 @@ export interface RequestsInit {
 
 export class Requests {
   readonly #init: RequestsInit;
-  /** Insertion order = call order, which is the order the outbox flushes in. */
   readonly #pending = new Map<RequestId, Pending>();
-  #unsent = 0;
+  /** Unsent requests in call order (a Set: ordered, O(1) removal on timeout or abort). */
+  readonly #outbox = new Set<RequestId>();
+  #inFlight = 0;
 
   constructor(init: RequestsInit) {
     this.#init = init;
@@ -59,11 +65,19 @@ export class Requests {
   ): Promise<Reply> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(asError(abortReason(signal)));
+    if (this.#outbox.size >= this.#init.maxPending) {
+      return Promise.reject(
+        new SluiceError('buffer_overflow', 'Too many requests waiting to be sent', {
+          details: { limit: this.#init.maxPending },
+        }),
+      );
+    }
     const rid = this.#init.nextRid();
     const withRid = { ...message, rid } as ClientMessage;
-    return new Promise<Reply>((resolve, reject) => {
+    const promise = new Promise<Reply>((resolve, reject) => {
       const onAbort = (): void => this.#fail(rid, abortReason(signal!));
-      const pending: Pending = {
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(rid, {
         message: withRid,
         sent: false,
         resolve,
@@ -79,33 +93,23 @@ export class Requests {
           options.timeout ?? this.#init.timeout,
         ),
         cleanup: () => signal?.removeEventListener('abort', onAbort),
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (this.#init.send(withRid)) {
-        pending.sent = true;
-      } else if (this.#unsent >= this.#init.maxPending) {
-        pending.timer.clear();
-        pending.cleanup();
-        reject(
-          new SluiceError('buffer_overflow', 'Too many requests waiting for a connection', {
-            details: { limit: this.#init.maxPending },
-          }),
-        );
-        return;
-      } else {
-        this.#unsent++;
-      }
-      this.#pending.set(rid, pending);
+      });
     });
+    this.#outbox.add(rid);
+    this.flush();
+    return promise;
   }
 
-  /** After a connection opens: sends every waiting request, oldest first. */
+  /** Sends waiting requests, oldest first, while connected and the window has room. */
   flush(): void {
-    for (const pending of this.#pending.values()) {
-      if (pending.sent) continue;
-      if (!this.#init.send(pending.message)) return;
+    for (const rid of this.#outbox) {
+      if (this.#inFlight >= this.#init.maxInFlight) return;
+      const pending = this.#pending.get(rid);
+      if (pending && !this.#init.send(pending.message)) return;
+      this.#outbox.delete(rid);
+      if (!pending) continue;
       pending.sent = true;
-      this.#unsent--;
+      this.#inFlight++;
     }
   }
 
@@ -115,6 +119,7 @@ export class Requests {
     if (!pending) return false;
     if (reply.type === 'error') pending.reject(serverError(reply));
     else pending.resolve(reply);
+    this.flush();
     return true;
   }
 
@@ -131,7 +136,7 @@ export class Requests {
     }
   }
 
-  /** Fails everything (the client closed). */
+  /** Fails everything (the client closed, or the transport gave up). */
   closeAll(error: unknown): void {
     for (const rid of [...this.#pending.keys()]) this.#fail(rid, error);
   }
@@ -144,7 +149,8 @@ export class Requests {
     const pending = this.#pending.get(rid);
     if (!pending) return undefined;
     this.#pending.delete(rid);
-    if (!pending.sent) this.#unsent--;
+    if (pending.sent) this.#inFlight--;
+    else this.#outbox.delete(rid);
     pending.timer.clear();
     pending.cleanup();
     return pending;

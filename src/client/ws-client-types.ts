@@ -23,8 +23,10 @@ export interface SluiceSocketOptions extends Omit<
   heartbeat?: { interval?: number; timeout?: number } | null;
   /** How long (ms) a publish or presence query waits for its reply, queued time included. */
   requestTimeout?: number;
-  /** Publishes held while disconnected (reject-newest past it, with `buffer_overflow`). */
+  /** Requests (publish, presence) waiting to be sent; past it calls fail with `buffer_overflow`. */
   maxPendingPublishes?: number;
+  /** Requests sent and not yet answered; more wait in the outbox (flow control). */
+  maxInFlightRequests?: number;
   /**
    * Items a subscription's iterator buffers for a slow consumer. At the limit the
    * subscription pauses (the server stops sending) and resumes from its cursor when the
@@ -40,7 +42,10 @@ export const SLUICE_SOCKET_DEFAULTS = Object.freeze({
   heartbeatInterval: 20_000,
   heartbeatTimeout: 10_000,
   requestTimeout: 10_000,
-  maxPendingPublishes: 1_000,
+  // Kept below the hub's default burst (200 messages) so a flush after reconnect is not
+  // mistaken for abuse.
+  maxPendingPublishes: 100,
+  maxInFlightRequests: 32,
   maxBufferedEvents: 1_000,
   dedupeWindow: 1_024,
 });

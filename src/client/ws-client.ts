@@ -74,6 +74,7 @@ export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
     const heartbeat = options.heartbeat;
     this.#requests = new Requests({
       maxPending: options.maxPendingPublishes ?? DEFAULTS.maxPendingPublishes,
+      maxInFlight: options.maxInFlightRequests ?? DEFAULTS.maxInFlightRequests,
       timeout: options.requestTimeout ?? DEFAULTS.requestTimeout,
       nextRid: () => ++this.#rid,
       send: (message) => this.#send(message),
@@ -109,6 +110,7 @@ export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
     this.socket.addEventListener('open', () => this.#onOpen());
     this.socket.addEventListener('message', (event) => this.#onMessage(event.data));
     this.socket.addEventListener('statechange', (event) => this.#onStateChange(event));
+    if (options.signal?.aborted) this.close();
   }
 
   /** This connection's id as the server named it (also the presence `clientId`). */

@@ -90,6 +90,23 @@ describe('SluiceSocket requests', () => {
     expect(await Promise.all([p1, p2])).toEqual([{ id: 'e:0' }, { id: 'e:1' }]);
   });
 
+  it('keeps at most maxInFlightRequests unanswered on the wire, the rest in order behind', async () => {
+    const { server: s, peers } = await scripted();
+    const c = client(s.url, { maxInFlightRequests: 2 });
+    await waitFor(() => c.socket.state === 'open', 'open');
+    const calls = [1, 2, 3, 4, 5].map((n) => c.publish('room', n));
+    await waitFor(() => ofType(peers[0], 'publish').length === 2, 'window of two');
+    for (let acked = 0; acked < 5; acked++) {
+      const window = Math.min(5, acked + 2);
+      await waitFor(() => ofType(peers[0], 'publish').length >= window, `${window} sent`);
+      const sent = ofType(peers[0], 'publish');
+      expect(sent.length).toBe(window);
+      peers[0]!.send({ type: 'ack', rid: sent[acked]!.rid!, channel: 'room', id: `e:${acked}` });
+      await calls[acked];
+    }
+    expect(ofType(peers[0], 'publish').map((m) => m.data)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('times out: withdrawn when unsent (never sent later), sent:true when sent', async () => {
     const { server: s, peers } = await scripted();
     const c = client(s.url, { requestTimeout: 40 });
