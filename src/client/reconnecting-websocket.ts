@@ -324,4 +324,4 @@ export class ReconnectingWebSocket extends SocketEventTarget {
 }
 
 export * from './reconnecting-websocket-types.js';
-export { SendQueue, byteSize, type SocketData } from './reconnecting-websocket-queue.js';
+export type { SocketData } from './reconnecting-websocket-queue.js';
