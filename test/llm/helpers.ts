@@ -6,6 +6,7 @@ import {
   type LlmHandler,
   type LlmOptions,
 } from '../../src/llm/index.js';
+import type { RouteHandler } from '../../src/server/handler.js';
 import { toNodeHandler } from '../../src/server/node-adapter.js';
 import { createParser } from '../../src/sse/parser.js';
 
@@ -27,7 +28,11 @@ export interface LlmTestServer {
 }
 
 /** An LLM handler on a node:http server at 127.0.0.1, port 0, with usage captured. */
-export async function startLlmServer(options: LlmOptions = {}): Promise<LlmTestServer> {
+export async function startLlmServer(
+  options: LlmOptions = {},
+  /** Tried before the LLM routes (e.g. a test page). */
+  extra?: RouteHandler,
+): Promise<LlmTestServer> {
   const usage: GenerationSummary[] = [];
   const waiters: { id: string | undefined; resolve: (s: GenerationSummary) => void }[] = [];
   const llm = createLlmHandler({
@@ -46,7 +51,10 @@ export async function startLlmServer(options: LlmOptions = {}): Promise<LlmTestS
   });
   const sockets = new Set<Socket>();
   let aborted = 0;
-  const server = http.createServer(toNodeHandler(llm));
+  const handler: RouteHandler = extra
+    ? async (request, context) => (await extra(request, context)) ?? llm(request, context)
+    : llm;
+  const server = http.createServer(toNodeHandler(handler));
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     // 'finish' means the whole response was handed to the socket; 'close' without it is a
     // client that went away mid-response (checked by event, since the adapter's own close
