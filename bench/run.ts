@@ -46,7 +46,8 @@ async function main(): Promise<void> {
   let doc = await readFile(DOC, 'utf8').catch(() => HEADER);
   for (const name of names) {
     const load = modules[name];
-    if (!load) throw new Error(`Unknown benchmark "${name}"; known: ${Object.keys(modules).join(', ')}`);
+    if (!load)
+      throw new Error(`Unknown benchmark "${name}"; known: ${Object.keys(modules).join(', ')}`);
     process.stdout.write(`bench ${name}...\n`);
     const section = await (await load()).default();
     process.stdout.write(`${section.body}\n\n`);
