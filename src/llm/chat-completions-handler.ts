@@ -7,7 +7,7 @@
  * so a disconnect stops its model at once.
  */
 import { createSseResponse } from '../sse/response.js';
-import type { RequestContext } from '../server/handler.js';
+import type { LlmRequestContext } from './model.js';
 import { parseChatRequest, readJsonBody } from './chat-request.js';
 import type { GenerationSummary } from './generation.js';
 import { GenerationReader } from './generation-reader.js';
@@ -35,7 +35,7 @@ const EXPOSE = { 'access-control-expose-headers': 'X-Generation-Id' };
 
 export async function handleChatCompletions(
   request: Request,
-  context: RequestContext,
+  context: LlmRequestContext,
   deps: ChatCompletionsDeps,
 ): Promise<Response> {
   const abort = new AbortController();

@@ -161,7 +161,8 @@ export class Generation {
         pending ??= iterator.next();
         const wait = this.#flushDelay();
         const timer = wait === undefined ? undefined : delay(wait);
-        const races: Promise<Next>[] = [pending, stopped];
+        // `stopped` first: when both are settled, a cancel wins over a ready token.
+        const races: Promise<Next>[] = [stopped, pending];
         if (timer) races.push(timer.promise.then(() => 'flush' as const));
         const next = await Promise.race(races);
         timer?.cancel();

@@ -8,7 +8,7 @@
  * - `GET  /v1/generations/{id}`: status and, once ended, usage.
  */
 import { SluiceError } from '../core/errors.js';
-import type { RequestContext } from '../server/handler.js';
+import type { LlmRequestContext } from './model.js';
 import { createSseResponse, getLastEventId } from '../sse/response.js';
 import type { Generation } from './generation.js';
 import { GenerationReader } from './generation-reader.js';
@@ -28,7 +28,7 @@ const ROUTE = /^\/generations\/([A-Za-z0-9_-]{1,100})(\/events|\/cancel)?$/;
 /** `path` is relative to the LLM base path (e.g. `/generations/…`). */
 export async function handleGenerations(
   request: Request,
-  context: RequestContext,
+  context: LlmRequestContext,
   path: string,
   deps: GenerationsDeps,
 ): Promise<Response | undefined> {
@@ -62,7 +62,7 @@ export async function handleGenerations(
 
 function events(
   request: Request,
-  context: RequestContext,
+  context: LlmRequestContext,
   generation: Generation,
   deps: GenerationsDeps,
 ): Response {

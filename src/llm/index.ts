@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createMemoryBroker } from '../broker/memory-broker.js';
 import type { Broker } from '../broker/types.js';
 import { SluiceError } from '../core/errors.js';
-import type { RequestContext } from '../server/handler.js';
+import type { LlmRequestContext } from './model.js';
 import { handleChatCompletions } from './chat-completions-handler.js';
 import { GenerationRegistry, type LlmStats } from './generation-registry.js';
 import { handleGenerations } from './generations-handler.js';
@@ -19,7 +19,7 @@ import { LLM_DEFAULTS, type LlmOptions } from './options.js';
 import { createUpstreamProvider } from './upstream-provider.js';
 
 export interface LlmHandler {
-  (request: Request, context: RequestContext): Promise<Response | undefined>;
+  (request: Request, context: LlmRequestContext): Promise<Response | undefined>;
   /** Stops every running generation (aborting upstream calls) and releases the broker it owns. */
   close(): Promise<void>;
   stats(): LlmStats;
@@ -57,7 +57,7 @@ export function createLlmHandler(options: LlmOptions = {}): LlmHandler {
 
   const handler = async (
     request: Request,
-    context: RequestContext,
+    context: LlmRequestContext,
   ): Promise<Response | undefined> => {
     const path = new URL(request.url).pathname;
     if (!path.startsWith(`${basePath}/`)) return undefined;
@@ -143,5 +143,5 @@ export {
 } from './upstream-provider.js';
 export { readOpenAIStream, STREAM_READER_DEFAULTS } from './openai-stream-reader.js';
 export { createModelRouter, parseModelMap } from './model-router.js';
-export type { ModelEvent, ModelProvider, ModelStream } from './model.js';
+export type { LlmRequestContext, ModelEvent, ModelProvider, ModelStream } from './model.js';
 export type * from './openai-types.js';

@@ -54,3 +54,14 @@ export interface ModelProvider {
   /** Models this provider serves. */
   listModels(options?: { signal?: AbortSignal }): Promise<ModelObject[]>;
 }
+
+/**
+ * What the LLM routes need from the server per request. Structurally the server's
+ * `RequestContext`, declared here so that llm/ does not depend on the server layer above it.
+ */
+export interface LlmRequestContext {
+  /** Fires when the client disconnects or the server shuts down. */
+  signal: AbortSignal;
+  /** '1.1' or '2.0' (SSE sends no `Connection` header on HTTP/2). */
+  httpVersion: string;
+}
