@@ -172,4 +172,52 @@ describe('generations outlive the request', () => {
     expect((await ended).status).toBe('abandoned');
     expect(server.llm.stats().running).toBe(0);
   });
+
+  it('limits: full of running generations is a 429; a non-streaming disconnect stops its model', async () => {
+    const server = await start({ maxGenerations: 1, generationGraceMs: null });
+    const first = await post(
+      server,
+      chat('one [mock:tokens=3000] [mock:tps=100]', { stream: true }),
+    );
+    const second = await post(server, chat('two', { stream: true }));
+    expect(second.status).toBe(429);
+    expect(await second.json()).toMatchObject({
+      error: { code: 'too_many_requests', type: 'rate_limit_error' },
+    });
+    await fetch(`${server.baseURL}/generations/${first.headers.get('x-generation-id')}/cancel`, {
+      method: 'POST',
+    });
+    await first.text();
+
+    const abort = new AbortController();
+    const pending = fetch(`${server.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(chat('slow [mock:tokens=3000] [mock:tps=100]')),
+      signal: abort.signal,
+    }).catch(() => undefined);
+    const ended = server.nextUsage();
+    setTimeout(() => abort.abort(), 100);
+    await pending;
+    const usage = await ended;
+    expect(usage.status).toBe('abandoned');
+    expect(usage.usage.completion_tokens).toBeLessThan(3000);
+  });
+
+  it('API keys: a request without a listed bearer key is a 401', async () => {
+    const server = await start({ apiKeys: ['k-1', 'k-2'] });
+    const denied = await post(server, chat('hi'));
+    expect(denied.status).toBe(401);
+    expect(await denied.json()).toMatchObject({
+      error: { code: 'unauthorized', type: 'authentication_error' },
+    });
+    const allowed = await fetch(`${server.baseURL}/models`, {
+      headers: { authorization: 'Bearer k-2' },
+    });
+    expect(allowed.status).toBe(200);
+    const wrong = await fetch(`${server.baseURL}/models`, {
+      headers: { authorization: 'Bearer k-3' },
+    });
+    expect(wrong.status).toBe(401);
+  });
 });
