@@ -24,7 +24,12 @@ export abstract class QueueIterator<T, Q = T> implements AsyncIterableIterator<T
   protected readonly queue: RingBuffer<Q>;
   #status: 'open' | 'failed' | 'done' = 'open';
   #error: SluiceError | undefined;
-  #waiter: { promise: Promise<void>; resolve: () => void } | undefined;
+  #pending:
+    | {
+        resolve: (result: IteratorResult<T, undefined>) => void;
+        reject: (error: unknown) => void;
+      }
+    | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = (): void => this.end();
   #onEnd: (() => void) | undefined;
@@ -80,19 +85,32 @@ export abstract class QueueIterator<T, Q = T> implements AsyncIterableIterator<T
     this.#release();
   }
 
-  async next(): Promise<IteratorResult<T, undefined>> {
-    for (;;) {
-      const error = this.#error;
-      if (this.#status === 'failed' && error) {
-        this.#status = 'done';
-        this.#error = undefined;
-        throw error;
-      }
-      if (this.#status === 'done') return { done: true, value: undefined };
-      const item = this.take();
-      if (item !== undefined) return { done: false, value: item };
-      await this.#wait();
+  /**
+   * Not `async`: an item that is ready is handed out in an already-resolved promise, and a
+   * waiting consumer is resolved directly with its item by `wake()`. One promise per
+   * delivery instead of four matters on the fan-out path (one message, many subscribers).
+   */
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#pending) {
+      return Promise.reject(new SluiceError('invalid_argument', 'next() called while pending'));
     }
+    const settled = this.#settle();
+    if (settled)
+      return 'error' in settled ? Promise.reject(settled.error) : Promise.resolve(settled);
+    return new Promise((resolve, reject) => (this.#pending = { resolve, reject }));
+  }
+
+  /** The result for a consumer, if one is available now (an item, the end, or the error). */
+  #settle(): IteratorResult<T, undefined> | { error: SluiceError } | undefined {
+    const error = this.#error;
+    if (this.#status === 'failed' && error) {
+      this.#status = 'done';
+      this.#error = undefined;
+      return { error };
+    }
+    if (this.#status === 'done') return { done: true, value: undefined };
+    const item = this.take();
+    return item === undefined ? undefined : { done: false, value: item };
   }
 
   async return(): Promise<IteratorResult<T, undefined>> {
@@ -120,18 +138,13 @@ export abstract class QueueIterator<T, Q = T> implements AsyncIterableIterator<T
   }
 
   protected wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.resolve();
-  }
-
-  #wait(): Promise<void> {
-    if (!this.#waiter) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => (resolve = r));
-      this.#waiter = { promise, resolve };
-    }
-    return this.#waiter.promise;
+    const pending = this.#pending;
+    if (!pending) return;
+    const settled = this.#settle();
+    if (!settled) return;
+    this.#pending = undefined;
+    if ('error' in settled) pending.reject(settled.error);
+    else pending.resolve(settled);
   }
 
   #release(): void {
