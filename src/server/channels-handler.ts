@@ -83,13 +83,12 @@ function subscribe(
 ): Response {
   return createSseResponse(
     ({ lastEventId, signal }) =>
-      toSseEvents(
-        options.broker.subscribe(channel, {
-          signal,
-          ...(lastEventId === undefined ? {} : { since: lastEventId }),
-        }),
-      ),
+      options.broker.subscribe(channel, {
+        signal,
+        ...(lastEventId === undefined ? {} : { since: lastEventId }),
+      }),
     {
+      map: toSseChunk,
       request,
       signal: context.signal,
       httpVersion: context.httpVersion,
@@ -101,37 +100,14 @@ function subscribe(
 }
 
 /**
- * Maps broker items to encoded SSE events. A message is encoded once and the bytes are
- * shared by every subscriber it is delivered to (the broker hands all of them the same
- * message object); the cache lets go of them with the message. A plain iterator rather
- * than a generator: one promise per event instead of three, on the fan-out hot path.
+ * Broker items as encoded SSE events. A message is encoded once and the bytes are shared by
+ * every subscriber it is delivered to (the broker hands all of them the same message
+ * object); the cache lets go of them with the message.
  */
-export function toSseEvents(items: AsyncIterable<SubscriptionItem>): AsyncIterable<SseChunk> {
-  return {
-    [Symbol.asyncIterator]() {
-      const inner = items[Symbol.asyncIterator]();
-      return {
-        next: () =>
-          inner
-            .next()
-            .then((result) =>
-              result.done
-                ? { done: true, value: undefined }
-                : { done: false, value: toChunk(result.value) },
-            ),
-        return: async () => {
-          await inner.return?.();
-          return { done: true, value: undefined };
-        },
-      };
-    },
-  };
-}
-
 const encoded = new WeakMap<BrokerMessage, Uint8Array>();
 const textEncoder = new TextEncoder();
 
-function toChunk(item: SubscriptionItem): SseChunk {
+export function toSseChunk(item: SubscriptionItem): SseChunk {
   if (item.type === 'gap') return gapEvent(item);
   let bytes = encoded.get(item.message);
   if (!bytes) {

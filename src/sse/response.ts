@@ -25,10 +25,15 @@ export interface SseSourceContext {
 }
 
 /** Events as fields to encode, or as bytes already encoded (e.g. shared by many clients). */
-export type SseSource =
-  AsyncIterable<SseChunk> | ((context: SseSourceContext) => AsyncIterable<SseChunk>);
+export type SseSource<T = SseChunk> =
+  AsyncIterable<T> | ((context: SseSourceContext) => AsyncIterable<T>);
 
-export interface SseResponseOptions {
+export interface SseResponseOptions<T = SseChunk> {
+  /**
+   * Turns each source item into an event (fields or encoded bytes). Required when the source
+   * does not yield events itself; cheaper than wrapping the source in a mapping generator.
+   */
+  map?: (item: T) => SseChunk;
   /** Reads Last-Event-ID / `?lastEventId=` and ends the stream when its signal aborts. */
   request?: Request;
   /** Sent first as `retry:` (client reconnection delay, ms). `null`/`undefined`: not sent. */
@@ -78,18 +83,28 @@ export function sseHeaders(httpVersion?: string, extra?: HeadersInit): Headers {
  * Claiming it is exclusive: once claimed the Web body is dead, and once the Web body has
  * been read the handle can no longer be claimed.
  */
+/** What a running stream offers its driver: stopping it when the client went away. */
+export interface SseStreamControl {
+  cancel(reason?: unknown): void;
+}
+
 export interface DirectSse {
-  claim(): ((sink: SseSink) => SsePump) | undefined;
+  claim(): ((sink: SseSink) => SseStreamControl) | undefined;
 }
 
 const DIRECT = Symbol.for('sluice.sse.direct');
 
-export function claimDirectSse(response: Response): ((sink: SseSink) => SsePump) | undefined {
+export function claimDirectSse(
+  response: Response,
+): ((sink: SseSink) => SseStreamControl) | undefined {
   const direct = (response as Response & { [DIRECT]?: DirectSse })[DIRECT];
   return direct && !response.bodyUsed ? direct.claim() : undefined;
 }
 
-export function createSseResponse(source: SseSource, options: SseResponseOptions = {}): Response {
+export function createSseResponse<T = SseChunk>(
+  source: SseSource<T>,
+  options: SseResponseOptions<T> = {},
+): Response {
   const { body, direct } = createSse(source, options);
   const response = new Response(body, {
     status: options.status ?? 200,
@@ -100,16 +115,16 @@ export function createSseResponse(source: SseSource, options: SseResponseOptions
 }
 
 /** The body alone: a byte stream of SSE text, pulled from the source on demand. */
-export function createSseStream(
-  source: SseSource,
-  options: SseResponseOptions = {},
+export function createSseStream<T = SseChunk>(
+  source: SseSource<T>,
+  options: SseResponseOptions<T> = {},
 ): ReadableStream<Uint8Array> {
   return createSse(source, options).body;
 }
 
-function createSse(
-  source: SseSource,
-  options: SseResponseOptions,
+function createSse<T>(
+  source: SseSource<T>,
+  options: SseResponseOptions<T>,
 ): { body: ReadableStream<Uint8Array>; direct: DirectSse } {
   const retry = options.retry ?? null;
   if (retry !== null && !(Number.isInteger(retry) && retry >= 0)) {
@@ -117,7 +132,7 @@ function createSse(
   }
   const highWaterMark = options.highWaterMark ?? SSE_RESPONSE_DEFAULTS.highWaterMark;
   let started = false;
-  const start = (sink: SseSink): SsePump => {
+  const start = (sink: SseSink): SseStreamControl => {
     started = true;
     const done = new AbortController();
     const iterable =
@@ -127,7 +142,8 @@ function createSse(
             signal: done.signal,
           })
         : source;
-    const pump = new SsePump(iterable[Symbol.asyncIterator](), sink, {
+    const pump = new SsePump<T>(iterable[Symbol.asyncIterator](), sink, {
+      map: options.map,
       done,
       retry,
       keepAlive: option(options.keepAlive, SSE_RESPONSE_DEFAULTS.keepAlive),
@@ -141,7 +157,7 @@ function createSse(
     return pump;
   };
 
-  let pump: SsePump | undefined;
+  let pump: SseStreamControl | undefined;
   let room: (() => void) | undefined;
   const body = new ReadableStream<Uint8Array>(
     {

@@ -41,8 +41,9 @@ export function encodeChunk(chunk: SseChunk): Uint8Array {
 }
 
 /** Drives `iterator` into `sink` until the source ends, the signal aborts or `cancel()`. */
-export class SsePump {
-  readonly #iterator: AsyncIterator<SseChunk>;
+export class SsePump<T = SseChunk> {
+  readonly #iterator: AsyncIterator<T>;
+  readonly #map: ((item: T) => SseChunk) | undefined;
   readonly #sink: SseSink;
   readonly #options: SsePumpOptions;
   readonly #done: AbortController;
@@ -52,11 +53,12 @@ export class SsePump {
   #finished = false;
 
   constructor(
-    iterator: AsyncIterator<SseChunk>,
+    iterator: AsyncIterator<T>,
     sink: SseSink,
-    options: SsePumpOptions & { done: AbortController },
+    options: SsePumpOptions & { done: AbortController; map?: ((item: T) => SseChunk) | undefined },
   ) {
     this.#iterator = iterator;
+    this.#map = options.map;
     this.#sink = sink;
     this.#options = options;
     this.#done = options.done;
@@ -88,7 +90,7 @@ export class SsePump {
         this.#stallTimer = undefined;
         continue;
       }
-      let result: IteratorResult<SseChunk>;
+      let result: IteratorResult<T>;
       try {
         result = await this.#iterator.next();
       } catch (error) {
@@ -104,7 +106,8 @@ export class SsePump {
         this.#sink.end();
         return;
       }
-      this.#write(encodeChunk(result.value));
+      // Without `map`, the source yields events itself (the option's documented contract).
+      this.#write(encodeChunk(this.#map ? this.#map(result.value) : (result.value as SseChunk)));
     }
   }
 
