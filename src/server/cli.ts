@@ -4,19 +4,26 @@
  * SIGINT/SIGTERM shut it down gracefully; the process exits within 5 seconds.
  */
 import { isSluiceError } from '../core/errors.js';
-import { configTable, loadConfig } from './config.js';
+import { LLM_CONFIG_OPTIONS, llmOptionsFromEnv } from '../llm/options.js';
+import { configTable, loadConfig, parseFlags } from './config.js';
 import { createSluiceServer } from './server.js';
 
 const EXIT_DEADLINE_MS = 5_000;
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
-    process.stdout.write(`Usage: sluice [flags]\n\n${configTable()}\n`);
+    process.stdout.write(
+      `Usage: sluice [flags]\n\n${configTable()}\n\nLLM options: see docs/llm.md (${LLM_CONFIG_OPTIONS.map((o) => o.flag).join(', ')})\n`,
+    );
     return;
   }
-  const config = loadConfig();
+  const llmFlags = LLM_CONFIG_OPTIONS.map((option) => option.flag);
+  const argv = process.argv.slice(2);
+  const config = loadConfig(process.env, argv, llmFlags);
+  const flags = Object.fromEntries(parseFlags(argv, llmFlags));
   const app = createSluiceServer({
     config,
+    llm: llmOptionsFromEnv(process.env, flags),
     onError: (error) => console.error('sluice: unexpected error', error),
   });
   if (app.authWarning) console.warn(app.authWarning);

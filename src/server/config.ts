@@ -129,12 +129,16 @@ export const SERVER_DEFAULTS: Readonly<ServerConfig> = Object.freeze(
   Object.fromEntries(CONFIG_OPTIONS.map((o) => [o.key, o.default])) as unknown as ServerConfig,
 );
 
-/** Reads the configuration from environment variables and `--flag value` / `--flag=value`. */
+/**
+ * Reads the configuration from environment variables and `--flag value` / `--flag=value`.
+ * `extraFlags` are accepted and left to their owner (the LLM options have their own table).
+ */
 export function loadConfig(
   env: Record<string, string | undefined> = process.env,
   argv: readonly string[] = process.argv.slice(2),
+  extraFlags: readonly string[] = [],
 ): ServerConfig {
-  const flags = parseFlags(argv);
+  const flags = parseFlags(argv, extraFlags);
   const config: Record<string, unknown> = {};
   for (const option of CONFIG_OPTIONS) {
     const raw = flags.get(option.flag) ?? env[option.env];
@@ -144,8 +148,12 @@ export function loadConfig(
   return config as unknown as ServerConfig;
 }
 
-function parseFlags(argv: readonly string[]): Map<string, string> {
-  const known = new Set<string>(CONFIG_OPTIONS.map((o) => o.flag));
+/** `--flag value` and `--flag=value` pairs; unknown flags are an error that says so. */
+export function parseFlags(
+  argv: readonly string[],
+  extraFlags: readonly string[] = [],
+): Map<string, string> {
+  const known = new Set<string>([...CONFIG_OPTIONS.map((o) => o.flag), ...extraFlags]);
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;

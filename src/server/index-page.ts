@@ -22,6 +22,12 @@ export function createIndexPage(): RouteHandler {
         `curl -N ${base}/v1/channels/news/events`,
       ],
       [
+        'POST /v1/chat/completions',
+        'OpenAI-compatible chat completions (built-in mock model sluice-mock); streamed generations resume via /v1/generations/{id}/events.',
+        `curl -N ${base}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"sluice-mock","stream":true,"messages":[{"role":"user","content":"Hello"}]}'`,
+      ],
+      ['GET /v1/models', "The models, in OpenAI's shape.", `curl ${base}/v1/models`],
+      [
         'GET /v1/ws',
         'WebSocket (subprotocol sluice.v1.json or sluice.v1.msgpack): subscribe, publish, presence.',
         `npx wscat -s sluice.v1.json -c ${base.replace('http', 'ws')}/v1/ws`,

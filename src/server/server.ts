@@ -10,6 +10,8 @@ import type { Broker } from '../broker/types.js';
 import { createMemoryBroker } from '../broker/memory-broker.js';
 import { SluiceError } from '../core/errors.js';
 import { createRequestAuthorizer } from '../core/auth.js';
+import { createLlmHandler, type LlmHandler } from '../llm/index.js';
+import type { LlmOptions } from '../llm/options.js';
 import { attachWebSocketHub, type WebSocketHub } from '../ws/hub.js';
 import { setupAuth } from './auth-setup.js';
 import { createChannelsHandler } from './channels-handler.js';
@@ -23,6 +25,8 @@ export interface SluiceServerOptions {
   config?: Partial<ServerConfig>;
   /** Defaults to the embedded memory broker built from the config's history limits. */
   broker?: Broker;
+  /** The OpenAI-compatible LLM endpoints (built-in mock model by default); `null` disables. */
+  llm?: LlmOptions | null;
   /** Extra handlers tried before the built-in ones. */
   handlers?: RouteHandler[];
   /** Called with unexpected handler errors (the client gets a 500). */
@@ -34,6 +38,8 @@ export interface SluiceServer {
   readonly broker: Broker;
   /** The WebSocket hub at `/v1/ws`, on the same port. */
   readonly hub: WebSocketHub;
+  /** The LLM endpoints (`/v1/chat/completions`, `/v1/models`, `/v1/generations`). */
+  readonly llm: LlmHandler | undefined;
   readonly config: ServerConfig;
   /** Set in open mode (no JWT secret): the operator should see it. */
   readonly authWarning: string | undefined;
@@ -67,9 +73,12 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
     });
   };
 
+  const llm = options.llm === null ? undefined : createLlmHandler(options.llm ?? {});
+
   const handler = composeHandlers(
     ...(options.handlers ?? []),
     health,
+    ...(llm ? [llm] : []),
     createChannelsHandler({
       broker,
       maxBodySize: config.maxBodySize,
@@ -118,6 +127,7 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
     server,
     broker,
     hub,
+    llm,
     config,
     authWarning: auth.warning,
     shutdownSignal: shutdown.signal,
@@ -137,7 +147,7 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // WebSockets get a 1001 (going away) close frame before idle sockets are swept
         // (upgraded sockets never carried a 'request', so the sweep would cut them).
-        await hub.close();
+        await Promise.all([hub.close(), llm?.close()]);
         // Streams end on the shutdown signal; their keep-alive connections then turn idle.
         const sweep = setInterval(closeIdleSockets, 25);
         const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);
