@@ -2,7 +2,7 @@
  * Errors in OpenAI's shape, so the `openai` client raises its usual typed errors: an HTTP
  * status plus `{ "error": { message, type, param, code } }` before a stream starts, and the
  * same body as a `data:` frame once it has (the client throws `APIError` on any frame with
- * a top-level `error`). `code` is sluice's error code (docs/errors-llm.md).
+ * a top-level `error`). `code` is sluice's error code (docs/errors.md).
  */
 import { SluiceError, isSluiceError, truncate } from '../core/errors.js';
 import type { OpenAIErrorBody } from './openai-types.js';

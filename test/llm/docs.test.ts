@@ -4,7 +4,7 @@ import { LLM_CONFIG_OPTIONS, LLM_DEFAULTS, MOCK_DEFAULTS } from '../../src/llm/i
 
 const doc = (name: string) => readFileSync(new URL(`../../docs/${name}`, import.meta.url), 'utf8');
 
-describe('docs/llm.md and docs/errors-llm.md match the code', () => {
+describe('docs/llm.md and docs/errors.md match the code', () => {
   it('lists every environment variable and flag, with the defaults the code uses', () => {
     const llm = doc('llm.md');
     for (const option of LLM_CONFIG_OPTIONS) {
@@ -21,7 +21,7 @@ describe('docs/llm.md and docs/errors-llm.md match the code', () => {
   });
 
   it('documents every llm error code', () => {
-    const table = doc('errors-llm.md');
+    const table = doc('errors.md');
     const source = readFileSync(new URL('../../src/core/errors.ts', import.meta.url), 'utf8');
     const codes = [...source.matchAll(/'(llm_[a-z_]+)'/g)].map((m) => m[1]!);
     expect(codes.length).toBeGreaterThan(5);
