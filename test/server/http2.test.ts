@@ -1,0 +1,52 @@
+/**
+ * The Node adapter on HTTP/2 (cleartext h2c here; TLS changes nothing in the adapter):
+ * SSE works, and no connection-specific header is sent (they are malformed on HTTP/2).
+ */
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryBroker } from '../../src/broker/memory-broker.js';
+import { createChannelsHandler } from '../../src/server/channels-handler.js';
+import { toNodeHandler } from '../../src/server/node-adapter.js';
+
+const broker = createMemoryBroker();
+let server: http2.Http2Server | undefined;
+afterEach(async () => {
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+});
+
+describe('HTTP/2', () => {
+  it('streams SSE without Connection or Transfer-Encoding headers', async () => {
+    const shutdown = new AbortController();
+    server = http2.createServer(
+      toNodeHandler(createChannelsHandler({ broker, keepAlive: null }), {
+        signal: shutdown.signal,
+      }),
+    );
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const stream = session.request({ ':path': '/v1/channels/h2/events' });
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) =>
+      stream.once('response', resolve),
+    );
+    expect(headers[':status']).toBe(200);
+    expect(headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(headers.connection).toBeUndefined();
+    expect(headers['transfer-encoding']).toBeUndefined();
+    stream.setEncoding('utf8');
+    let text = '';
+    const got = new Promise<void>((resolve) =>
+      stream.on('data', (chunk: string) => {
+        text += chunk;
+        if (text.includes('"over h2"')) resolve();
+      }),
+    );
+    const id = await broker.publish('h2', { data: 'over h2' });
+    await got;
+    expect(text).toContain(`id: ${id}\ndata: "over h2"\n\n`);
+    stream.close();
+    session.close();
+    shutdown.abort();
+  });
+});
