@@ -23,6 +23,8 @@ export interface ChannelsHandlerOptions {
   keepAlive?: number | null;
   stallTimeout?: number | null;
   retry?: number | null;
+  /** Told when an event stream opens (`true`) and closes (`false`), for counters. */
+  onStream?: (open: boolean) => void;
   /** Throws a SluiceError (401/403) when the request may not do this on this channel. */
   authorize?: (request: Request, action: ChannelAction, channel: string) => Promise<unknown>;
 }
@@ -50,7 +52,9 @@ export function createChannelsHandler(options: ChannelsHandlerOptions): RouteHan
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') throw methodNotAllowed('GET');
     await options.authorize?.(request, 'subscribe', channel);
-    return subscribe(request, context, channel, options);
+    const response = subscribe(request, context, channel, options);
+    options.onStream?.(true);
+    return response;
   };
 }
 
@@ -89,6 +93,7 @@ function subscribe(
       }),
     {
       map: toSseChunk,
+      onClose: () => options.onStream?.(false),
       request,
       signal: context.signal,
       httpVersion: context.httpVersion,

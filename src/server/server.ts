@@ -65,15 +65,25 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
   const startedAt = Date.now();
   let closing: Promise<void> | undefined;
 
+  const llm = options.llm === null ? undefined : createLlmHandler(options.llm ?? {});
+
+  // Counters for operators: open streams, WebSocket buffers, generations. Cheap to compute.
+  let sseStreams = 0;
   const health: RouteHandler = (request) => {
     if (new URL(request.url).pathname !== '/healthz') return undefined;
+    const ws = hub.stats();
     return Response.json({
       status: shutdown.signal.aborted ? 'shutting_down' : 'ok',
       uptime: Math.round((Date.now() - startedAt) / 1000),
+      sse: { streams: sseStreams },
+      websocket: {
+        connections: ws.connections,
+        subscriptions: ws.subscriptions,
+        bufferedBytes: ws.bufferedBytes,
+      },
+      ...(llm ? { llm: { running: llm.stats().running, started: llm.stats().started } } : {}),
     });
   };
-
-  const llm = options.llm === null ? undefined : createLlmHandler(options.llm ?? {});
 
   const handler = composeHandlers(
     ...(options.handlers ?? []),
@@ -85,6 +95,7 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
       keepAlive: config.keepAlive,
       stallTimeout: config.stallTimeout,
       retry: config.retry,
+      onStream: (open) => (sseStreams += open ? 1 : -1),
       authorize: createRequestAuthorizer(auth.authenticator),
     }),
     createIndexPage(),

@@ -29,7 +29,12 @@ describe('HTTP contract', () => {
   it('GET /healthz answers 200 JSON', async () => {
     const response = await fetch(`${server.url}/healthz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: 'ok' });
+    expect(await response.json()).toMatchObject({
+      status: 'ok',
+      sse: { streams: 0 },
+      websocket: { connections: 0 },
+      llm: { running: 0 },
+    });
   });
 
   it('GET / lists the endpoints with curl examples', async () => {

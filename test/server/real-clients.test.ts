@@ -75,10 +75,14 @@ describe('real clients', () => {
     expect(first).toBe('retry: 20\n');
     const broker = server.app.broker as MemoryBroker;
     expect(broker.stats().subscribers).toBe(1);
+    const open = (await (await fetch(`${server.url}/healthz`)).json()) as { sse: object };
+    expect(open.sse).toEqual({ streams: 1 });
     abort.abort();
     await expect(reader.read()).rejects.toThrow();
     // The server noticed the disconnect and released the broker subscription.
     await vi.waitFor(() => expect(broker.stats().subscribers).toBe(0));
+    const health = (await (await fetch(`${server.url}/healthz`)).json()) as { sse: object };
+    expect(health.sse).toEqual({ streams: 0 });
   });
 
   it('1,000 events with connections cut at random points arrive exactly once, in order', async () => {
