@@ -6,6 +6,12 @@ import type { BrokerMessage, GapReason } from './types.js';
 export interface HistoryEntry {
   position: number;
   message: BrokerMessage;
+  /** The item every subscriber receives: built once per message, not once per delivery. */
+  item: { type: 'message'; message: BrokerMessage };
+}
+
+export function historyEntry(position: number, message: BrokerMessage): HistoryEntry {
+  return { position, message, item: { type: 'message', message } };
 }
 
 /**
@@ -50,14 +56,15 @@ export class HistoryBuffer {
     return this.#entries.at(this.#entries.size - 1)?.message.time;
   }
 
-  append(position: number, message: BrokerMessage): void {
+  append(entry: HistoryEntry): void {
+    const position = entry.position;
     this.#last = position;
     if (this.#entries.capacity === 0) {
       this.#trimmedThrough = position; // history disabled: every message is "trimmed" at once
       return;
     }
     if (this.#entries.full) this.#dropOldest();
-    this.#entries.push({ position, message });
+    this.#entries.push(entry);
   }
 
   /** Drops messages whose age reached `maxAge` at time `now`. */

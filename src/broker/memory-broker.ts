@@ -2,7 +2,7 @@ import { assertChannelName } from '../core/channel.js';
 import { SluiceError } from '../core/errors.js';
 import { newEpoch } from '../core/event-id.js';
 import { ChannelRegistry } from './channel-registry.js';
-import { HistoryBuffer, positionId, resolveCursor } from './history-buffer.js';
+import { HistoryBuffer, historyEntry, positionId, resolveCursor } from './history-buffer.js';
 import { MemoryPresence } from './memory-presence.js';
 import { MemorySubscription } from './memory-subscription.js';
 import type {
@@ -131,9 +131,9 @@ export class MemoryBroker implements Broker {
     const message: BrokerMessage = { id, channel, data: input.data, time: now };
     if (input.event !== undefined) message.event = input.event;
     state.history.expire(now);
-    state.history.append(position, message);
+    const entry = historyEntry(position, message);
+    state.history.append(entry);
     this.#channels.published(state);
-    const entry = { position, message };
     for (const subscriber of state.subscribers) subscriber.enqueue(entry);
     return id;
   }

@@ -85,13 +85,13 @@ export class MemorySubscription extends QueueIterator<SubscriptionItem, HistoryE
       // History holds (trimmedThrough, last] and #queueFrom <= last: this entry exists.
       const entry = history.firstAfter(this.#lastDelivered);
       this.#lastDelivered = entry ? entry.position : this.#queueFrom;
-      if (entry) return { type: 'message', message: entry.message };
+      if (entry) return entry.item;
     }
     this.#shortfall = 'expired';
     for (let entry = this.queue.shift(); entry; entry = this.queue.shift()) {
       if (entry.position <= this.#lastDelivered) continue; // defensive: never deliver twice
       this.#lastDelivered = entry.position;
-      return { type: 'message', message: entry.message };
+      return entry.item;
     }
     return undefined;
   }
