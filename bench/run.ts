@@ -9,6 +9,9 @@ const modules: Record<string, () => Promise<{ default: BenchModule }>> = {
   'sse-fanout': () => import('./sse-fanout.bench.js'),
   parser: () => import('./parser.bench.js'),
   streams: () => import('./streams.bench.js'),
+  'ws-broadcast': () => import('./ws-broadcast.bench.js'),
+  'ws-memory': () => import('./ws-memory.bench.js'),
+  'ws-stall': () => import('./ws-stall.bench.js'),
 };
 
 const DOC = new URL('../docs/benchmarks.md', import.meta.url);

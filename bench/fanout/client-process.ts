@@ -12,9 +12,10 @@
  */
 import net from 'node:net';
 import { percentile } from '../harness.js';
+import { STAMP_KEY, readNumber } from './stamp.js';
 import { EVENTS_PATH, wallClock, type ClientCommand, type ClientReply } from './protocol.js';
 
-const KEY = Buffer.from('"t":');
+const KEY = STAMP_KEY;
 const HEADER_END = Buffer.from('\r\n\r\n');
 /** Connections opened at a time, so the server's accept backlog never overflows. */
 const CONNECT_CONCURRENCY = 64;
@@ -34,29 +35,6 @@ let armed: {
   cpu: NodeJS.CpuUsage;
   timer: NodeJS.Timeout;
 } | null = null;
-
-/**
- * Reads the decimal number that starts at `from` without allocating; NaN when it runs to
- * the end of `chunk` (the rest is in the next chunk).
- */
-function readNumber(chunk: Buffer, from: number): { value: number; end: number } {
-  let whole = 0;
-  let fraction = 0;
-  let scale = 1;
-  let dot = false;
-  let end = from;
-  for (; end < chunk.length; end++) {
-    const c = chunk[end]!;
-    if (c === 46) dot = true;
-    else if (c >= 48 && c <= 57) {
-      if (dot) fraction = fraction * 10 + (c - 48);
-      else whole = whole * 10 + (c - 48);
-      if (dot) scale *= 10;
-    } else break;
-  }
-  if (end === chunk.length) return { value: Number.NaN, end };
-  return { value: whole + fraction / scale, end };
-}
 
 /** Scans one chunk; returns the tail to carry into the next chunk (a key cut in two). */
 function scan(chunk: Buffer, now: number): Buffer | null {

@@ -1,0 +1,276 @@
+/**
+ * WebSocket broadcast: one channel, N subscribers in a separate process, the sluice hub
+ * against two bare `ws` servers (a `send()` loop, and one frame built once and written to
+ * every socket) and socket.io (`io.to(room).emit`). Per (server, N): deliveries per second,
+ * p50/p99 publish-to-arrival latency, and server CPU time per delivery, which is the goal:
+ * sluice no worse than the `ws` loop and at most 0.75× socket.io.
+ *
+ * Processes and method as in the SSE fan-out bench (helpers in bench/fanout/ and bench/ws/):
+ * each server in its own process, one client-load process per server, runs rotating the
+ * order of the four servers so drift on the shared machine hits all alike.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { fmt, median, table, type BenchSection } from './harness.js';
+import type { WsServerKind } from './ws/protocol.js';
+import { startPair, stopPair, type WsPair } from './ws/pair.js';
+
+export interface BroadcastScenario {
+  clients: number;
+  /** Messages published per second on the channel. */
+  rate: number;
+  /** Messages per measured run. */
+  count: number;
+}
+
+/**
+ * The SSE fan-out bench's load: 20,000 deliveries/s offered for 2 s in both scenarios, so
+ * the two sections read side by side.
+ */
+export const WS_BROADCAST_DEFAULTS = Object.freeze({
+  scenarios: Object.freeze([
+    Object.freeze({ clients: 100, rate: 200, count: 400 }),
+    Object.freeze({ clients: 1000, rate: 20, count: 40 }),
+  ]),
+  runs: 5,
+  kinds: Object.freeze<WsServerKind[]>(['sluice', 'ws-loop', 'ws-frame', 'socketio']),
+  /** Goal: sluice CPU per delivery at most this multiple of the `ws` send loop's... */
+  vsLoop: 1,
+  /** ...and at most this multiple of socket.io's. */
+  vsSocketIo: 0.75,
+});
+
+export const KIND_LABEL: Record<WsServerKind, string> = {
+  sluice: 'sluice hub',
+  'ws-loop': '`ws`, send() loop',
+  'ws-frame': '`ws`, frame built once',
+  socketio: 'socket.io room emit',
+};
+
+interface RunResult {
+  delivered: number;
+  expected: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  cpuPerDelivery: number;
+  /** The kernel's share (system time) of `cpuPerDelivery`: on loopback, sending is costly. */
+  systemPerDelivery: number;
+  clientCpuPerDelivery: number;
+}
+
+async function measure(pair: WsPair, scenario: BroadcastScenario): Promise<RunResult> {
+  const { server, client } = pair;
+  const expected = scenario.clients * scenario.count;
+  const window = (scenario.count / scenario.rate) * 1000;
+  await client.ask({ type: 'arm', expected, timeout: window + 10_000 }, 'armed');
+  const before = await server.ask({ type: 'cpu' }, 'cpu');
+  const [published, result] = await Promise.all([
+    server.ask(
+      { type: 'publish', count: scenario.count, rate: scenario.rate },
+      'published',
+      window + 20_000,
+    ),
+    client.ask(null, 'done', window + 20_000),
+  ]);
+  const after = await server.ask({ type: 'cpu' }, 'cpu');
+  const cpu = after.user - before.user + (after.system - before.system);
+  const delivered = Math.max(1, result.delivered);
+  // Let sockets and the collector settle before the next server's run.
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  return {
+    delivered: result.delivered,
+    expected,
+    perSecond: result.delivered / ((result.lastAt - published.startedAt) / 1000),
+    p50: result.p50,
+    p99: result.p99,
+    cpuPerDelivery: cpu / delivered,
+    systemPerDelivery: (after.system - before.system) / delivered,
+    clientCpuPerDelivery: result.cpuMicros / delivered,
+  };
+}
+
+interface ScenarioResult {
+  scenario: BroadcastScenario;
+  runs: Record<WsServerKind, RunResult[]>;
+}
+
+export async function runBroadcast(
+  options: {
+    scenarios?: readonly BroadcastScenario[];
+    runs?: number;
+    kinds?: readonly WsServerKind[];
+    profileDir?: string;
+  } = {},
+): Promise<ScenarioResult[]> {
+  const d = WS_BROADCAST_DEFAULTS;
+  const kinds = options.kinds ?? d.kinds;
+  const results: ScenarioResult[] = [];
+  for (const scenario of options.scenarios ?? d.scenarios) {
+    const pairs = new Map<WsServerKind, WsPair>();
+    try {
+      for (const kind of kinds) {
+        const profileDir =
+          options.profileDir === undefined
+            ? undefined
+            : path.join(options.profileDir, `${kind}-${scenario.clients}`);
+        pairs.set(
+          kind,
+          await startPair(kind, {
+            clients: scenario.clients,
+            ...(profileDir === undefined ? {} : { profileDir }),
+          }),
+        );
+      }
+      const result: ScenarioResult = {
+        scenario,
+        runs: { sluice: [], 'ws-loop': [], 'ws-frame': [], socketio: [] },
+      };
+      for (let run = -1; run < (options.runs ?? d.runs); run++) {
+        // Rotate who goes first, so no server always runs right after the same one.
+        const shift = (run + kinds.length) % kinds.length;
+        const order = [...kinds.slice(shift), ...kinds.slice(0, shift)];
+        for (const kind of order) {
+          const measured = await measure(pairs.get(kind)!, scenario);
+          if (run >= 0) result.runs[kind].push(measured);
+        }
+      }
+      results.push(result);
+    } finally {
+      for (const pair of pairs.values()) await stopPair(pair);
+    }
+  }
+  return results;
+}
+
+function summary(runs: RunResult[]) {
+  const pick = (f: (r: RunResult) => number) => median(runs.map(f));
+  return {
+    perSecond: pick((r) => r.perSecond),
+    p50: pick((r) => r.p50),
+    p99: pick((r) => r.p99),
+    cpu: pick((r) => r.cpuPerDelivery),
+    system: pick((r) => r.systemPerDelivery),
+    clientCpu: pick((r) => r.clientCpuPerDelivery),
+    lost: runs.reduce((sum, r) => sum + (r.expected - r.delivered), 0),
+  };
+}
+
+/** Run-by-run spread of sluice's CPU ratio against `peer` (the peer's run in the same round). */
+function spread(result: ScenarioResult, peer: WsServerKind): string {
+  const ratios = result.runs.sluice.map(
+    (r, i) => r.cpuPerDelivery / (result.runs[peer][i]?.cpuPerDelivery ?? NaN),
+  );
+  return `${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))}×`;
+}
+
+export function report(
+  results: ScenarioResult[],
+  runs: number,
+  load: { before: number; after: number },
+): string {
+  const d = WS_BROADCAST_DEFAULTS;
+  const rows: (string | number)[][] = [];
+  const verdicts: string[] = [];
+  for (const result of results) {
+    const { scenario } = result;
+    const s = Object.fromEntries(
+      (Object.keys(result.runs) as WsServerKind[])
+        .filter((kind) => result.runs[kind].length > 0)
+        .map((kind) => [kind, summary(result.runs[kind])]),
+    ) as Partial<Record<WsServerKind, ReturnType<typeof summary>>>;
+    const loop = s['ws-loop']?.cpu ?? NaN;
+    const io = s.socketio?.cpu ?? NaN;
+    for (const [kind, v] of Object.entries(s) as [WsServerKind, ReturnType<typeof summary>][]) {
+      const bold = (text: string) => (kind === 'sluice' ? `**${text}**` : text);
+      rows.push([
+        KIND_LABEL[kind],
+        scenario.clients.toLocaleString('en-US'),
+        fmt(v.perSecond),
+        fmt(v.p50),
+        fmt(v.p99),
+        `${fmt(v.cpu)} (${fmt(v.system)})`,
+        bold(`${fmt(v.cpu / loop)}×`),
+        bold(`${fmt(v.cpu / io)}×`),
+        fmt(v.clientCpu),
+        v.lost,
+      ]);
+    }
+    const sluice = s.sluice?.cpu ?? NaN;
+    const vsLoop = sluice / loop;
+    const vsIo = sluice / io;
+    const verdict = (met: boolean) => (met ? 'met' : '**not met**');
+    verdicts.push(
+      `- ${scenario.clients.toLocaleString('en-US')} clients: sluice ${fmt(vsLoop)}× the \`ws\` ` +
+        `send() loop's CPU per delivery (run by run ${spread(result, 'ws-loop')}; goal ≤ ` +
+        `${fmt(d.vsLoop)}×: ${verdict(vsLoop <= d.vsLoop)}) and ${fmt(vsIo)}× socket.io's ` +
+        `(run by run ${spread(result, 'socketio')}; goal ≤ ${fmt(d.vsSocketIo)}×: ` +
+        `${verdict(vsIo <= d.vsSocketIo)}); ${fmt(sluice / (s['ws-frame']?.cpu ?? NaN))}× the ` +
+        'frame-built-once floor.',
+    );
+  }
+  const scenarios = results
+    .map(
+      ({ scenario: s }) =>
+        `${s.clients.toLocaleString('en-US')} clients × ${s.rate} messages/s for ${s.count} messages`,
+    )
+    .join('; ');
+  return [
+    `Goal: server CPU time per delivery no more than a bare \`ws\` server's \`send()\` loop, and at most ${d.vsSocketIo}× socket.io's.`,
+    '',
+    table(
+      [
+        'server',
+        'clients',
+        'deliveries/s',
+        'p50 latency (ms)',
+        'p99 latency (ms)',
+        'server CPU/delivery, µs (of which system)',
+        'CPU vs ws loop',
+        'CPU vs socket.io',
+        'client CPU/delivery (µs)',
+        'lost',
+      ],
+      rows,
+    ),
+    '',
+    ...verdicts,
+    '',
+    "**Method.** One channel, ~100-byte JSON payloads (the SSE fan-out bench's), no " +
+      'compression. Each server runs in its own process; its CPU time (user + system, all ' +
+      'threads, `process.cpuUsage()`) is read over IPC just before the first publish and ' +
+      'just after the last delivery, and divided by the deliveries the clients counted. The ' +
+      'publisher is a timer inside the server process at a fixed rate, stamping each message ' +
+      'with the wall clock. sluice: the hub (`attachWebSocketHub`, heartbeat off, default ' +
+      'outbound budget and `disconnect` policy) on a `node:http` server, published to with ' +
+      '`broker.publish()` on the embedded memory broker, clients subscribed with ' +
+      '`sluice.v1.json`. `ws` send() loop: `JSON.stringify` once per message, then ' +
+      '`client.send(text)` for every client. `ws` frame built once: `WebSocket.Sender.frame()` ' +
+      "once per message, the same Buffer handed to every socket's sender (`_sender.sendFrame`, " +
+      'what socket.io does). Both bare servers send the sluice event shape with ids of the ' +
+      'same length and handle no backpressure. socket.io 4.8: websocket transport only, each ' +
+      "client joins one room, `io.to(room).emit('event', { channel, id, data })`. The N " +
+      'clients of each server live in one separate process as bare TCP sockets with a ' +
+      'minimal frame reader (a sluice subscribe message; for socket.io the Engine.IO connect ' +
+      'packet and answers to its pings), the same cost for every server; each scans text ' +
+      'frames for the payload key and takes the latency as arrival time minus the stamp. ' +
+      'Deliveries/s is deliveries over the time from the first publish to the last arrival. ' +
+      `Scenarios: ${scenarios}. Medians of ${runs} runs per server (after one warm-up run), ` +
+      'the four servers taking turns in rotating order; ratios divide medians, the spread ' +
+      'compares runs of the same round. "lost" counts deliveries that never arrived, summed ' +
+      'over the runs.',
+    '',
+    `1-minute load average: ${load.before.toFixed(1)} at the start, ${load.after.toFixed(1)} at ` +
+      `the end (${os.cpus().length} cores). Latency is wall-clock and suffers first when the ` +
+      'machine is shared; CPU time per delivery counts only time the server actually ran.',
+  ].join('\n');
+}
+
+export default async function (): Promise<BenchSection> {
+  const runs = WS_BROADCAST_DEFAULTS.runs;
+  const profileDir = process.env.SLUICE_BENCH_CPU_PROF;
+  const before = os.loadavg()[0] ?? Number.NaN;
+  const results = await runBroadcast({ runs, ...(profileDir ? { profileDir } : {}) });
+  const load = { before, after: os.loadavg()[0] ?? Number.NaN };
+  return { id: 'ws-broadcast', title: 'WebSocket broadcast', body: report(results, runs, load) };
+}
