@@ -12,6 +12,7 @@ const modules: Record<string, () => Promise<{ default: BenchModule }>> = {
   'ws-broadcast': () => import('./ws-broadcast.bench.js'),
   'ws-memory': () => import('./ws-memory.bench.js'),
   'ws-stall': () => import('./ws-stall.bench.js'),
+  'llm-proxy': () => import('./llm-proxy.bench.js'),
 };
 
 const DOC = new URL('../docs/benchmarks.md', import.meta.url);
