@@ -3,9 +3,14 @@
  * bytes or strings in any chunking and it calls back per event. Rule ids (P…, F…) refer
  * to the conformance table in test/sse/conformance-cases.ts.
  *
- * Linear time whatever the chunking (P19): an incomplete line is kept as an array of
- * fragments and joined once when its terminator arrives; the next CR, LF and `:` positions
- * are searched forward from the current line only, never from the start of the buffer.
+ * Linear time whatever the chunking (P19): an incomplete line is kept as a concatenation
+ * of its fragments (engines build a rope: O(1) per append, flattened once when the line
+ * is read; V8 copies only while the whole is under 13 characters); the next CR, LF and
+ * `:` positions are searched forward from the current line only, never from the start.
+ *
+ * Two loops: scanLF() for the usual chunk (LF line ends, no U+0000, nothing that could
+ * reach the size cap), which decides that once per chunk and then checks nothing per line,
+ * and the general loop in scan() for everything else (CR, a pending line, the cap).
  *
  * Size cap and its policy: no line and no event's data may exceed `maxEventSize`
  * characters (UTF-16 code units), counting the line being read plus the data already
@@ -42,8 +47,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
   const decoder = new Utf8StreamDecoder();
 
   // Incomplete line carried between chunks.
-  const pending: string[] = [];
-  let pendingLength = 0;
+  let pending = '';
   /** The last chunk ended with a CR: an LF starting the next one belongs to it (P9). */
   let skipLF = false;
   // The event being built (spec: data buffer, event type buffer, last event ID buffer).
@@ -97,13 +101,15 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       if (text.charCodeAt(0) === LF) pos = 1;
     }
     let cr = text.indexOf('\r', pos);
-    let lf = text.indexOf('\n', pos);
+    // U+0000 only matters in an id (F4); a chunk with one anywhere takes the general loop.
+    const fast = cr === -1 && text.indexOf('\0', pos) === -1;
+    let lf = -2; // searched on first use: the fast path finds its own
     while (pos < n) {
-      if (cr === -1 && !discarding && pending.length === 0) {
-        // No CR in the rest of the chunk: the hot loop takes it from here.
+      // No line can overflow if the rest of the chunk would fit in the current data.
+      if (fast && pending === '' && !discarding && data.length + (n - pos) <= limit) {
         pos = scanLF(text, pos, gen);
         if (gen !== generation) return;
-        if (!discarding) break;
+        break;
       }
       if (lf !== -1 && lf < pos) lf = text.indexOf('\n', pos);
       if (cr !== -1 && cr < pos) cr = text.indexOf('\r', pos);
@@ -117,11 +123,9 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       if (discarding) {
         if (end === pos && !discardLineOpen) discarding = false; // blank line: resync
         discardLineOpen = false;
-      } else if (pending.length > 0) {
-        pending.push(text.slice(pos, end));
-        const line = pending.join('');
-        pending.length = 0;
-        pendingLength = 0;
+      } else if (pending !== '') {
+        const line = pending + text.slice(pos, end);
+        pending = '';
         colonAt = nulAt = -2;
         processLine(line, 0, line.length);
         colonAt = nulAt = -2;
@@ -144,27 +148,27 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       if (discarding) {
         discardLineOpen = true;
       } else {
-        pending.push(pos === 0 ? text : text.slice(pos));
-        pendingLength += n - pos;
-        if (pendingLength + data.length > limit) overflow(true);
+        const rest = pos === 0 ? text : text.slice(pos);
+        pending = pending === '' ? rest : pending + rest;
+        if (pending.length + data.length > limit) overflow(true);
       }
     }
   }
 
   /**
-   * The hot loop for the usual chunk: LF line ends only, nothing pending or skipped. The
-   * common lines (`data:`, `id:`, the blank line) are handled inline; everything else goes
-   * to processLine(). Returns where it stopped: at the unterminated tail, or early when a
-   * callback reset the parser or an overflow started skipping (the general loop takes over).
+   * The hot loop. The caller made sure the rest of `text` has no CR and no U+0000 and is
+   * too short to overflow, so each line is only classified: `data:`, `id:` and the blank
+   * line are handled inline (the event's data in locals, written back before any callback
+   * and at the end), anything else goes to processLine(). Returns where it stopped: at the
+   * unterminated tail, or early when a callback reset the parser.
    */
   function scanLF(text: string, pos: number, gen: number): number {
+    const n = text.length;
+    let d = data;
+    let lines = dataLines;
     let lf = text.indexOf('\n', pos);
     while (lf !== -1) {
       if (lf !== pos) {
-        if (lf - pos + data.length > limit) {
-          overflow(false);
-          return lf + 1;
-        }
         const c = text.charCodeAt(pos);
         if (
           c === 100 && // data:
@@ -173,32 +177,63 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
           text.charCodeAt(pos + 2) === 116 &&
           text.charCodeAt(pos + 3) === 97
         ) {
+          // A terminator (never ':' or ' ') sits at `lf`, so reading one past is harmless.
           const value = text.slice(text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5, lf);
-          data = dataLines === 0 ? value : `${data}\n${value}`;
-          dataLines++;
+          d = lines === 0 ? value : `${d}\n${value}`;
+          lines++;
         } else if (
-          c === 105 &&
+          c === 105 && // id:
           text.charCodeAt(pos + 1) === 100 &&
           text.charCodeAt(pos + 2) === COLON
         ) {
-          setId(text, text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3, lf);
+          idBuffer = text.slice(text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3, lf);
+          idInBlock = true;
         } else {
+          data = d;
+          dataLines = lines;
           processLine(text, pos, lf);
           if (gen !== generation) return lf + 1;
+          d = data;
+          lines = dataLines;
         }
         pos = lf + 1;
         // A blank line right after is the usual end of an event: no search needed for it.
-        if (text.charCodeAt(pos) !== LF) {
+        if (pos === n || text.charCodeAt(pos) !== LF) {
           lf = text.indexOf('\n', pos);
           continue;
         }
         lf = pos;
       }
-      dispatch();
+      // Blank line: dispatch() inlined.
       pos = lf + 1;
-      if (gen !== generation) return pos;
+      if (idInBlock) {
+        idInBlock = false;
+        lastEventId = idBuffer;
+        if (callbacks.onId) {
+          data = d;
+          dataLines = lines;
+          callbacks.onId(idBuffer);
+          if (gen !== generation) return pos;
+        }
+      }
+      if (lines === 0) {
+        eventType = ''; // F2/F3
+      } else {
+        const event: SseEvent = {
+          event: eventType === '' ? 'message' : eventType,
+          data: d,
+          lastEventId,
+        };
+        d = data = '';
+        lines = dataLines = 0;
+        eventType = '';
+        callbacks.onEvent(event);
+        if (gen !== generation) return pos;
+      }
       lf = text.indexOf('\n', pos);
     }
+    data = d;
+    dataLines = lines;
     return pos;
   }
 
@@ -291,8 +326,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
 
   function overflow(lineOpen: boolean): void {
     clearEvent();
-    pending.length = 0;
-    pendingLength = 0;
+    pending = '';
     discarding = true;
     discardLineOpen = lineOpen;
     const error = new SluiceError(
@@ -315,8 +349,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
   function reset(resetOptions: { lastEventId?: string } = {}): void {
     generation++;
     decoder.reset();
-    pending.length = 0;
-    pendingLength = 0;
+    pending = '';
     skipLF = false;
     discarding = false;
     discardLineOpen = false;

@@ -12,17 +12,20 @@ interface Outcome {
 }
 
 /** Feeds the chunks to a fresh parser, ends the stream and reports everything observed. */
-function run(chunks: readonly (string | Uint8Array)[]): Outcome {
+function run(chunks: readonly (string | Uint8Array)[], maxEventSize?: number): Outcome {
   const out: Outcome = { events: [], comments: [], retries: [], ids: [], lastEventId: '' };
-  const parser = createParser({
-    onEvent: (e) => out.events.push(e),
-    onComment: (c) => out.comments.push(c),
-    onRetry: (ms) => out.retries.push(ms),
-    onId: (id) => out.ids.push(id),
-    onError: (err) => {
-      throw err;
+  const parser = createParser(
+    {
+      onEvent: (e) => out.events.push(e),
+      onComment: (c) => out.comments.push(c),
+      onRetry: (ms) => out.retries.push(ms),
+      onId: (id) => out.ids.push(id),
+      onError: (err) => {
+        throw err;
+      },
     },
-  });
+    { maxEventSize },
+  );
   for (const chunk of chunks) parser.feed(chunk);
   parser.end();
   out.lastEventId = parser.lastEventId;
@@ -54,6 +57,25 @@ function textOf(c: ConformanceCase): string {
     : new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytesOf(c));
 }
 
+/**
+ * The smallest maxEventSize the stream fits in. Under it the parser can't tell at once that
+ * a chunk is safe, so it checks line by line: the general loop rather than the LF fast path.
+ */
+function tightLimit(text: string): number {
+  let lo = 1;
+  let hi = Math.max(1, text.length);
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    try {
+      run([text], mid);
+      hi = mid;
+    } catch {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
 function splitAt<T extends string | Uint8Array>(input: T, cuts: readonly number[]): T[] {
   const points = [0, ...[...cuts].sort((a, b) => a - b), input.length];
   return points.slice(1).map((end, i) => input.slice(points[i], end) as T);
@@ -83,6 +105,15 @@ describe('conformance table', () => {
           expect(run(splitAt(bytes, [i])), `byte split ${i}`).toEqual(want);
         for (let i = 0; i <= text.length; i++)
           expect(run(splitAt(text, [i])), `string split ${i}`).toEqual(want);
+      });
+
+      it('at the tightest maxEventSize, whole and split in two at every position', () => {
+        const limit = tightLimit(text);
+        expect(run([bytes], limit)).toEqual(want);
+        for (let i = 0; i <= bytes.length; i++)
+          expect(run(splitAt(bytes, [i]), limit), `byte split ${i}`).toEqual(want);
+        for (let i = 0; i <= text.length; i++)
+          expect(run(splitAt(text, [i]), limit), `string split ${i}`).toEqual(want);
       });
 
       it('one byte and one code unit at a time, with empty chunks between', () => {
