@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fmt, median, table, type BenchSection } from './harness.js';
 import type { WsServerKind } from './ws/protocol.js';
-import { startPair, stopPair, type WsPair } from './ws/pair.js';
+import { COMPILED_NOTE, startPair, stopPair, type WsPair } from './ws/pair.js';
 
 export interface BroadcastScenario {
   clients: number;
@@ -258,7 +258,9 @@ export function report(
       `Scenarios: ${scenarios}. Medians of ${runs} runs per server (after one warm-up run), ` +
       'the four servers taking turns in rotating order; ratios divide medians, the spread ' +
       'compares runs of the same round. "lost" counts deliveries that never arrived, summed ' +
-      'over the runs.',
+      'over the runs. System time, in brackets, is mostly the kernel sending on loopback ' +
+      "(which also runs the receiving side's TCP processing): similar for every server, so " +
+      `the differences between servers are mostly user time. ${COMPILED_NOTE}`,
     '',
     `1-minute load average: ${load.before.toFixed(1)} at the start, ${load.after.toFixed(1)} at ` +
       `the end (${os.cpus().length} cores). Latency is wall-clock and suffers first when the ` +

@@ -11,7 +11,7 @@ import os from 'node:os';
 import { fmt, median, table, type BenchSection } from './harness.js';
 import { Child } from './fanout/child.js';
 import { DIALECT, type MemorySample, type WsServerKind } from './ws/protocol.js';
-import { startServer, waitForReceivers, type WsClientProcess } from './ws/pair.js';
+import { COMPILED_NOTE, startServer, waitForReceivers, type WsClientProcess } from './ws/pair.js';
 
 export const WS_MEMORY_DEFAULTS = Object.freeze({
   /** Connections open before the first reading. */
@@ -145,7 +145,7 @@ export function report(results: Partial<Record<WsServerKind, PerConnection[]>>, 
       `${d.connections.toLocaleString('en-US')}, so start-up costs do not count. Heap is ` +
       "`heapUsed`; array buffers (Buffers outside the heap, e.g. ws's receive buffers) are " +
       `shown apart; RSS includes both and native allocations. Medians of ${runs} runs, ` +
-      'each in fresh processes, the servers taking turns.',
+      `each in fresh processes, the servers taking turns. ${COMPILED_NOTE}`,
   ].join('\n');
 }
 

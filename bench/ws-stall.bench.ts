@@ -14,7 +14,7 @@ import os from 'node:os';
 import { fmt, table, type BenchSection } from './harness.js';
 import { WEBSOCKET_HUB_DEFAULTS } from '../src/ws/hub-options.js';
 import type { MemorySample, WsServerKind, WsServerOptions } from './ws/protocol.js';
-import { startPair, stopPair } from './ws/pair.js';
+import { COMPILED_NOTE, startPair, stopPair } from './ws/pair.js';
 
 export const WS_STALL_DEFAULTS = Object.freeze({
   /** Reading subscribers next to the stalled one. */
@@ -201,8 +201,8 @@ export function report(results: StallResult[]): string {
       'allocator keeps after the collections. The backlog column is what the server itself ' +
       'counts for its worst connection (sluice: queue + socket buffer; ws: `bufferedAmount`). ' +
       `${d.seconds} s per server rather than 30 s: the trend is plain well before then. ` +
-      ' Active deliveries: of every message to every reading client, with ' +
-      'their p99 publish-to-arrival latency.',
+      'Active deliveries: of every message to every reading client, with their p99 ' +
+      `publish-to-arrival latency. ${COMPILED_NOTE}`,
   ].join('\n');
 }
 

@@ -18,6 +18,12 @@ import {
 /** Relative to the repository root, the helper processes' working directory. */
 const TSC_REGISTER = './bench/fanout/tsc-register.mjs';
 
+/** For the benches' method notes. */
+export const COMPILED_NOTE =
+  'Server processes run the TypeScript as `tsc` emits it (each file transpiled alone, ' +
+  'nothing added), not through tsx, whose esbuild `keepNames` wraps every named function ' +
+  'in a `__name()` call that costs time and memory.';
+
 export type WsServerProcess = Child<WsServerCommand, WsServerReply>;
 export type WsClientProcess = Child<WsClientCommand, WsClientReply>;
 
