@@ -1,0 +1,186 @@
+/**
+ * The LLM proxy bench's results and how they read in docs/benchmarks.md: per scenario, the
+ * direct and proxied medians side by side, what sluice adds, the goal's verdict, and the
+ * method in prose (so the figures can be judged without reading the code).
+ */
+import os from 'node:os';
+import { fmt, median, table } from '../harness.js';
+import type { Pacing, RunFigures } from './protocol.js';
+
+export interface LlmProxyScenario extends Pacing {
+  clients: number;
+}
+
+export type Path = 'direct' | 'proxied';
+
+export interface RunResult extends RunFigures {
+  /** Proxy and upstream CPU time during the run, µs. */
+  proxyCpu: number;
+  upstreamCpu: number;
+}
+
+export interface ScenarioResult {
+  scenario: LlmProxyScenario;
+  runs: Record<Path, RunResult[]>;
+}
+
+/** The shared machine's 1-minute load average: at the start, at the end, the highest seen. */
+export interface LoadNote {
+  before: number;
+  after: number;
+  peak: number;
+}
+
+export interface ReportOptions {
+  runs: number;
+  goalMs: number;
+  goalClients: number;
+  maxStartRate: number;
+  load?: LoadNote;
+}
+
+/**
+ * Requests start evenly over at least one token interval (so the model's token ticks are
+ * spread) and no faster than `maxStartRate` per second.
+ */
+export function startRateOf({ clients, tps }: LlmProxyScenario, maxStartRate: number): number {
+  return Math.min(clients * tps, maxStartRate);
+}
+
+function summary(runs: RunResult[]) {
+  const pick = (f: (r: RunResult) => number) => median(runs.map(f));
+  return {
+    ttftP50: pick((r) => r.ttftP50),
+    ttftP99: pick((r) => r.ttftP99),
+    tokenP50: pick((r) => r.tokenP50),
+    tokenP99: pick((r) => r.tokenP99),
+    proxyCpu: pick((r) => r.proxyCpu / Math.max(1, r.tokens)),
+    proxyCore: pick((r) => r.proxyCpu / 1000 / (r.endedAt - r.startedAt)),
+    upstreamCpu: pick((r) => r.upstreamCpu / Math.max(1, r.tokens)),
+    clientCpu: pick((r) => r.cpuMicros / Math.max(1, r.tokens)),
+    failed: runs.reduce((sum, r) => sum + r.failed, 0),
+    firstError: runs.find((r) => r.firstError !== undefined)?.firstError,
+  };
+}
+
+const count = (n: number, noun: string) =>
+  `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
+
+export function report(results: ScenarioResult[], options: ReportOptions): string {
+  const { runs, goalMs, goalClients, maxStartRate, load } = options;
+  const rows: (string | number)[][] = [];
+  const verdicts: string[] = [];
+  const errors: string[] = [];
+  for (const { scenario, runs: byPath } of results) {
+    const direct = summary(byPath.direct);
+    const proxied = summary(byPath.proxied);
+    const addedP99 = proxied.tokenP99 - direct.tokenP99;
+    // Each proxied run against the direct run next to it in time: the spread of the verdict.
+    const addedRuns = byPath.proxied.map((r, i) => r.tokenP99 - byPath.direct[i]!.tokenP99);
+    const label = `${scenario.clients.toLocaleString('en-US')} × ${scenario.tps}/s`;
+    rows.push([
+      'direct',
+      label,
+      fmt(direct.ttftP50),
+      fmt(direct.ttftP99),
+      fmt(direct.tokenP50),
+      fmt(direct.tokenP99),
+      '',
+      '',
+      fmt(direct.upstreamCpu),
+      fmt(direct.clientCpu),
+      direct.failed,
+    ]);
+    rows.push([
+      'via sluice',
+      label,
+      fmt(proxied.ttftP50),
+      fmt(proxied.ttftP99),
+      fmt(proxied.tokenP50),
+      fmt(proxied.tokenP99),
+      `${fmt(proxied.tokenP50 - direct.tokenP50)} / **${fmt(addedP99)}**`,
+      `${fmt(proxied.proxyCpu)} (${fmt(proxied.proxyCore * 100, 0)}%)`,
+      fmt(proxied.upstreamCpu),
+      fmt(proxied.clientCpu),
+      proxied.failed,
+    ]);
+    const goal = scenario.clients === goalClients;
+    verdicts.push(
+      `- ${count(scenario.clients, 'generation')}: sluice adds ` +
+        `${fmt(proxied.ttftP50 - direct.ttftP50)} ms to the median time to first token and ` +
+        `${fmt(addedP99)} ms to the p99 per-token latency (run by run: ` +
+        `${fmt(Math.min(...addedRuns))} to ${fmt(Math.max(...addedRuns))} ms)` +
+        (goal ? ` — goal (under ${goalMs} ms) ${addedP99 < goalMs ? 'met' : '**not met**'}.` : '.'),
+    );
+    for (const s of [direct, proxied]) if (s.firstError) errors.push(s.firstError);
+  }
+  const scenarios = results
+    .map(({ scenario: s }) => {
+      const ramp = (s.clients * 1000) / startRateOf(s, maxStartRate);
+      return (
+        `${count(s.clients, 'generation')} × ${s.tokens} tokens at ${s.tps} tokens/s` +
+        (s.clients === 1 ? '' : `, started over ${fmt(ramp, 0)} ms`)
+      );
+    })
+    .join('; ');
+  return [
+    `Goal: p99 added per-token latency under ${goalMs} ms at ${goalClients} concurrent generations.`,
+    '',
+    table(
+      [
+        'path',
+        'generations × tokens/s',
+        'TTFT p50 (ms)',
+        'TTFT p99 (ms)',
+        'token p50 (ms)',
+        'token p99 (ms)',
+        'added p50 / p99 (ms)',
+        'sluice CPU/token (µs) (core)',
+        'upstream CPU/token (µs)',
+        'client CPU/token (µs)',
+        'failed',
+      ],
+      rows,
+    ),
+    '',
+    ...verdicts,
+    ...(errors.length > 0 ? ['', `First failure seen: ${errors[0]!.slice(0, 200)}`] : []),
+    '',
+    '**Method.** The model is a minimal OpenAI-compatible `node:http` server in its own ' +
+      'process: per request it streams a role chunk, then `chat.completion.chunk` frames at a ' +
+      'fixed pace (token k is due k/rate after the request), each content token carrying the ' +
+      'wall clock at which it was written, then the finish chunk, the usage chunk when asked ' +
+      'and `data: [DONE]`. sluice runs in another process: the runnable server ' +
+      '(`createSluiceServer`) with `createLlmHandler({ upstream: { baseUrl } })` mounted, ' +
+      'defaults everywhere (one chunk per token, every stream a resumable generation in the ' +
+      'memory broker) except `maxGenerations: 2048`; both servers run the TypeScript as ' +
+      '`tsc` emits it, not through tsx. A third process opens the C generations ' +
+      '(`POST /v1/chat/completions`, `stream: true`) as bare TCP sockets, one per request ' +
+      '(`Connection: close`; sluice keeps its pooled upstream connections), started evenly ' +
+      `(over at least one token interval, at most ${maxStartRate.toLocaleString('en-US')} ` +
+      'per second), either straight to the model ("direct") or through sluice. It scans ' +
+      'the bytes for stamps: per-token latency is arrival minus stamp, so it covers ' +
+      'everything after the model wrote the token; TTFT runs from just before connecting to ' +
+      'the first content token (the model adds no delay of its own). "Added" is the ' +
+      'difference of the two paths\u2019 medians. CPU time (user + system, ' +
+      '`process.cpuUsage()` over IPC before and after each run) is divided by the tokens ' +
+      'delivered, so it includes each generation\u2019s setup (which weighs most at 10 ' +
+      'tokens per generation) and, at 1 generation, mostly the fixed cost of waking up per ' +
+      'token; "core" is sluice\u2019s CPU time over the run\u2019s wall time. ' +
+      `Scenarios: ${scenarios}. Medians of ${runs} runs per path (after one warm-up run ` +
+      'each), the two paths alternating; "failed" counts generations that did not end with ' +
+      'every token and `[DONE]`, summed over the runs. All processes share the same 2 ' +
+      'cores, so through sluice the proxy also competes with the model and the clients ' +
+      'for CPU: the added latency includes that contention.',
+    ...(load
+      ? [
+          '',
+          `1-minute load average: ${load.before.toFixed(1)} at the start, ` +
+            `${load.after.toFixed(1)} at the end, ${load.peak.toFixed(1)} at most between ` +
+            `scenarios (${os.cpus().length} cores; the machine is shared). Latency is ` +
+            'wall-clock and suffers first on a busy machine; CPU time counts only time the ' +
+            'process actually ran.',
+        ]
+      : []),
+  ].join('\n');
+}
