@@ -3,14 +3,14 @@
  * bytes or strings in any chunking and it calls back per event. Rule ids (P…, F…) refer
  * to the conformance table in test/sse/conformance-cases.ts.
  *
- * Linear time whatever the chunking (P19): an incomplete line is kept as a concatenation
- * of its fragments (engines build a rope: O(1) per append, flattened once when the line
- * is read; V8 copies only while the whole is under 13 characters); the next CR, LF and
- * `:` positions are searched forward from the current line only, never from the start.
+ * Linear time whatever the chunking (P19): an incomplete line is kept as its fragments
+ * (the first as a string, any more in an array: a line split once costs no array work)
+ * and joined once when its terminator arrives; the next CR, LF and `:` positions are
+ * searched forward from the current line only, never from the start of the buffer.
  *
- * Two loops: scanLF() for the usual chunk (LF line ends, no U+0000, nothing that could
- * reach the size cap), which decides that once per chunk and then checks nothing per line,
- * and the general loop in scan() for everything else (CR, a pending line, the cap).
+ * Two loops: scanLF() for the usual chunk (LF line ends, no U+0000, too short to reach the
+ * size cap: decided once per chunk, then nothing is checked per line), and the general
+ * loop in scan() for everything else (CR, a pending line, the cap, skipping).
  *
  * Size cap and its policy: no line and no event's data may exceed `maxEventSize`
  * characters (UTF-16 code units), counting the line being read plus the data already
@@ -46,8 +46,10 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
   const limit = resolveMaxEventSize(options.maxEventSize);
   const decoder = new Utf8StreamDecoder();
 
-  // Incomplete line carried between chunks.
+  // Incomplete line carried between chunks: its first fragment, then any others.
   let pending = '';
+  const pendingMore: string[] = [];
+  let pendingLength = 0;
   /** The last chunk ended with a CR: an LF starting the next one belongs to it (P9). */
   let skipLF = false;
   // The event being built (spec: data buffer, event type buffer, last event ID buffer).
@@ -124,8 +126,10 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
         if (end === pos && !discardLineOpen) discarding = false; // blank line: resync
         discardLineOpen = false;
       } else if (pending !== '') {
-        const line = pending + text.slice(pos, end);
-        pending = '';
+        let line = pending;
+        if (pendingMore.length === 0) line += text.slice(pos, end);
+        else line += pendingMore.join('') + text.slice(pos, end);
+        clearPending();
         colonAt = nulAt = -2;
         processLine(line, 0, line.length);
         colonAt = nulAt = -2;
@@ -149,8 +153,10 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
         discardLineOpen = true;
       } else {
         const rest = pos === 0 ? text : text.slice(pos);
-        pending = pending === '' ? rest : pending + rest;
-        if (pending.length + data.length > limit) overflow(true);
+        if (pending === '') pending = rest;
+        else pendingMore.push(rest);
+        pendingLength += n - pos;
+        if (pendingLength + data.length > limit) overflow(true);
       }
     }
   }
@@ -326,7 +332,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
 
   function overflow(lineOpen: boolean): void {
     clearEvent();
-    pending = '';
+    clearPending();
     discarding = true;
     discardLineOpen = lineOpen;
     const error = new SluiceError(
@@ -336,6 +342,12 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     );
     if (callbacks.onError) callbacks.onError(error);
     else thrown ??= error;
+  }
+
+  function clearPending(): void {
+    pending = '';
+    if (pendingMore.length > 0) pendingMore.length = 0;
+    pendingLength = 0;
   }
 
   function clearEvent(): void {
@@ -349,7 +361,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
   function reset(resetOptions: { lastEventId?: string } = {}): void {
     generation++;
     decoder.reset();
-    pending = '';
+    clearPending();
     skipLF = false;
     discarding = false;
     discardLineOpen = false;
