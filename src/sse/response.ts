@@ -68,12 +68,17 @@ export function getLastEventId(request: Request): string | undefined {
   return query === null || query === '' ? undefined : query;
 }
 
-export function sseHeaders(httpVersion?: string, extra?: HeadersInit): Headers {
+/**
+ * `Connection: keep-alive` only on HTTP/1.x, and not when the client asked to close the
+ * connection (a Node server would otherwise keep the socket open after the stream).
+ */
+export function sseHeaders(httpVersion?: string, extra?: HeadersInit, request?: Request): Headers {
   const headers = new Headers(extra);
+  const clientCloses = /\bclose\b/i.test(request?.headers.get('connection') ?? '');
   headers.set('content-type', 'text/event-stream; charset=utf-8');
   headers.set('cache-control', 'no-cache, no-transform');
   headers.set('x-accel-buffering', 'no');
-  if (httpVersion?.startsWith('1')) headers.set('connection', 'keep-alive');
+  if (httpVersion?.startsWith('1') && !clientCloses) headers.set('connection', 'keep-alive');
   else headers.delete('connection');
   return headers;
 }
@@ -108,7 +113,7 @@ export function createSseResponse<T = SseChunk>(
   const { body, direct } = createSse(source, options);
   const response = new Response(body, {
     status: options.status ?? 200,
-    headers: sseHeaders(options.httpVersion, options.headers),
+    headers: sseHeaders(options.httpVersion, options.headers, options.request),
   });
   Object.defineProperty(response, DIRECT, { value: direct });
   return response;

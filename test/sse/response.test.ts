@@ -37,6 +37,12 @@ describe('createSseResponse', () => {
     });
     expect(h2.headers.get('connection')).toBeNull();
     expect(h2.headers.get('x-extra')).toBe('1');
+    const closing = createSseResponse(countingSource().iterable, {
+      httpVersion: '1.1',
+      request: new Request('http://x/e', { headers: { connection: 'close' } }),
+    });
+    expect(closing.headers.get('connection')).toBeNull();
+    await closing.body?.cancel();
     await h1.body?.cancel();
     await h2.body?.cancel();
   });
