@@ -4,7 +4,7 @@
  * to the conformance table in test/sse/conformance-cases.ts.
  *
  * Linear time whatever the chunking (P19): an incomplete line is kept as its fragments
- * (the first as a string, any more in an array: a line split once costs no array work)
+ * (one as a string, more in an array: a line split only once costs no array work)
  * and joined once when its terminator arrives; the next CR, LF and `:` positions are
  * searched forward from the current line only, never from the start of the buffer.
  *
@@ -46,7 +46,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
   const limit = resolveMaxEventSize(options.maxEventSize);
   const decoder = new Utf8StreamDecoder();
 
-  // Incomplete line carried between chunks: its first fragment, then any others.
+  // Incomplete line carried between chunks: its first fragment; all of them once there are more.
   let pending = '';
   const pendingMore: string[] = [];
   let pendingLength = 0;
@@ -126,9 +126,12 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
         if (end === pos && !discardLineOpen) discarding = false; // blank line: resync
         discardLineOpen = false;
       } else if (pending !== '') {
-        let line = pending;
-        if (pendingMore.length === 0) line += text.slice(pos, end);
-        else line += pendingMore.join('') + text.slice(pos, end);
+        let line: string;
+        if (pendingMore.length === 0) line = pending + text.slice(pos, end);
+        else {
+          pendingMore.push(text.slice(pos, end));
+          line = pendingMore.join(''); // one copy, a flat string
+        }
         clearPending();
         colonAt = nulAt = -2;
         processLine(line, 0, line.length);
@@ -154,7 +157,10 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       } else {
         const rest = pos === 0 ? text : text.slice(pos);
         if (pending === '') pending = rest;
-        else pendingMore.push(rest);
+        else {
+          if (pendingMore.length === 0) pendingMore.push(pending);
+          pendingMore.push(rest);
+        }
         pendingLength += n - pos;
         if (pendingLength + data.length > limit) overflow(true);
       }
