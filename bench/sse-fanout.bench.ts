@@ -68,10 +68,14 @@ interface Pair {
 }
 
 async function start(kind: Kind, clients: number, profileDir?: string): Promise<Pair> {
-  const execArgv =
-    profileDir === undefined
+  // Both servers run the TypeScript as `tsc` emits it, as users run it (not tsx's output).
+  const execArgv = [
+    '--import',
+    './bench/fanout/tsc-register.mjs',
+    ...(profileDir === undefined
       ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${clients}`)}`];
+      : ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, `${kind}-${clients}`)}`]),
+  ];
   const server: Server = new Child('./server-process.ts', [kind], execArgv);
   const client: Client = new Child('./client-process.ts');
   try {
