@@ -5,6 +5,8 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
+import { afterEach } from 'vitest';
+import type { SseClient } from '../../src/client/index.js';
 
 export interface SeenRequest {
   index: number;
@@ -138,4 +140,34 @@ export function eventWhere<E extends Event>(
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Fast reconnection for tests: delays of a few milliseconds. */
+export const FAST = { backoff: { initialDelay: 10, maxDelay: 50 } } as const;
+
+/**
+ * Servers and clients made in a test are closed after it (registers an `afterEach`).
+ * `serve` starts a tiny server; `track` registers a client to close.
+ */
+export function useFixtures(): {
+  serve: (handler: Handler) => Promise<TestServer>;
+  track: (client: SseClient) => SseClient;
+} {
+  const servers: TestServer[] = [];
+  const clients: SseClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    for (const server of servers.splice(0)) await server.close();
+  });
+  return {
+    serve: async (handler) => {
+      const server = await startServer(handler);
+      servers.push(server);
+      return server;
+    },
+    track: (client) => {
+      clients.push(client);
+      return client;
+    },
+  };
 }

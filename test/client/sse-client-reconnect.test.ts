@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   SseClient,
   connectSse,
@@ -12,25 +12,12 @@ import {
   delay,
   eventWhere,
   openStream,
-  startServer,
-  type Handler,
   type TestServer,
+  FAST,
+  useFixtures,
 } from './sse-client-helpers.js';
 
-const FAST = { backoff: { initialDelay: 10, maxDelay: 50 } } as const;
-const servers: TestServer[] = [];
-const clients: SseClient[] = [];
-
-async function serve(handler: Handler): Promise<TestServer> {
-  const server = await startServer(handler);
-  servers.push(server);
-  return server;
-}
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  for (const server of servers.splice(0)) await server.close();
-});
+const { serve, track } = useFixtures();
 
 interface Recorded {
   client: SseClient;
@@ -41,7 +28,7 @@ interface Recorded {
 
 function connect(url: string, options: SseClientOptions): Recorded {
   const client = connectSse(url, options);
-  clients.push(client);
+  track(client);
   const states: string[] = [];
   const errors: SseErrorEvent[] = [];
   client.addEventListener('statechange', (event) => states.push(event.detail.code));

@@ -1,35 +1,17 @@
 import { getEventListeners } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SseClient, connectSse, type SseStateChangeEvent } from '../../src/client/index.js';
 import {
   delay,
   eventWhere,
   nextEvent,
   openStream,
-  startServer,
   type Handler,
-  type TestServer,
+  FAST,
+  useFixtures,
 } from './sse-client-helpers.js';
 
-const FAST = { backoff: { initialDelay: 10, maxDelay: 50 } } as const;
-const servers: TestServer[] = [];
-const clients: SseClient[] = [];
-
-async function serve(handler: Handler): Promise<TestServer> {
-  const server = await startServer(handler);
-  servers.push(server);
-  return server;
-}
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  for (const server of servers.splice(0)) await server.close();
-});
-
-function track(client: SseClient): SseClient {
-  clients.push(client);
-  return client;
-}
+const { serve, track } = useFixtures();
 
 const ticking: Handler = async (_req, res) => {
   openStream(res);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   SseClient,
   connectSse,
@@ -12,30 +12,11 @@ import {
   eventWhere,
   nextEvent,
   openStream,
-  startServer,
-  type Handler,
-  type TestServer,
+  FAST,
+  useFixtures,
 } from './sse-client-helpers.js';
 
-const FAST = { backoff: { initialDelay: 10, maxDelay: 50 } } as const;
-const servers: TestServer[] = [];
-const clients: SseClient[] = [];
-
-async function serve(handler: Handler): Promise<TestServer> {
-  const server = await startServer(handler);
-  servers.push(server);
-  return server;
-}
-
-function track(client: SseClient): SseClient {
-  clients.push(client);
-  return client;
-}
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  for (const server of servers.splice(0)) await server.close();
-});
+const { serve, track } = useFixtures();
 
 async function take(client: SseClient, count: number): Promise<SseClientEvent[]> {
   const events: SseClientEvent[] = [];
