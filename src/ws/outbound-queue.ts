@@ -19,6 +19,8 @@
  */
 import { LazyFifo } from './lazy-fifo.js';
 
+const EMPTY = new Uint8Array(0);
+
 export type OverflowPolicy = 'disconnect' | 'drop-oldest' | 'conflate';
 
 export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
@@ -71,6 +73,12 @@ export interface OutboundStats {
   queuedMessages: number;
   dropped: number;
   conflated: number;
+  /**
+   * Slots held by the queue's indexes (send order, eviction order, conflation keys), live
+   * or awaiting trimming: at most about 4 × `queuedMessages` + a small constant, whatever
+   * the policy. A number that grows while `queuedMessages` does not is a leak.
+   */
+  indexedEntries: number;
 }
 
 interface Entry {
@@ -140,6 +148,7 @@ export class OutboundQueue {
       queuedMessages: this.#queuedMessages,
       dropped: this.#dropped,
       conflated: this.#conflated,
+      indexedEntries: this.#items.size + this.#evictable.size + this.#keyed.size,
     };
   }
 
@@ -241,8 +250,9 @@ export class OutboundQueue {
         }
         const buffered = this.#sink.bufferedAmount;
         if (buffered > 0 && buffered + entry.bytes > this.#highWaterMark) return;
+        const data = entry.data;
         this.#remove(entry);
-        this.#sink.send(entry.data, this.#onSent);
+        this.#sink.send(data, this.#onSent);
       }
     } finally {
       this.#flushing = false;
@@ -287,8 +297,12 @@ export class OutboundQueue {
     return true;
   }
 
+  /** Takes an entry out of every index (a flushed frame must not stay reachable from here). */
   #remove(entry: Entry): void {
     entry.gone = true;
+    entry.data = EMPTY;
+    this.#items.released();
+    if (entry.evictable) this.#evictable.released();
     this.#queuedBytes -= entry.bytes;
     this.#queuedMessages--;
     if (entry.mapKey !== undefined && this.#keyed.get(entry.mapKey) === entry) {

@@ -142,6 +142,43 @@ describe('OutboundQueue', () => {
     expect(sink.written).toEqual(['s', 'gap:vol:1', 'w', 'd']);
   });
 
+  it('keeps nothing of what it flushed: a reader that keeps up leaves the indexes empty', () => {
+    // A healthy reader never fills the queue, so nothing is ever evicted: every frame leaves
+    // through flush(), and no index may keep an entry (and its frame) for it.
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { maxBytes: room(10_000), encodeDropNotice: notice });
+    for (const policy of ['drop-oldest', 'conflate', 'disconnect'] as const) {
+      for (let i = 0; i < 10_000; i++) {
+        queue.offer({ data: bytes(`m${i}`), channel: 'c', policy, key: String(i % 7) });
+        sink.drain();
+        expect(queue.stats().indexedEntries).toBeLessThanOrEqual(
+          5 * queue.stats().queuedMessages + 70,
+        );
+      }
+      expect(queue.stats()).toMatchObject({ queuedMessages: 0, indexedEntries: 0 });
+    }
+    expect(sink.written).toHaveLength(30_000);
+  });
+
+  it('indexes stay bounded by the queue while a slow reader has evictions going on', () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, {
+      maxBytes: room(20 * (4 + O)),
+      socketHighWaterMark: 1,
+      encodeDropNotice: notice,
+    });
+    queue.offer({ data: bytes('hold') }); // occupies the socket: everything else queues
+    for (let i = 0; i < 10_000; i++) {
+      // A conflated key that keeps growing evicts the entries behind it, not itself.
+      queue.offer({ data: bytes('k'.repeat(1 + (i % 4))), channel: 'a', policy: 'conflate' });
+      queue.offer({ data: bytes(`${i % 1000}`), channel: 'b', policy: 'drop-oldest' });
+      if (i % 500 === 0) sink.drain(1);
+      const stats = queue.stats();
+      expect(stats.indexedEntries).toBeLessThanOrEqual(5 * stats.queuedMessages + 70);
+    }
+    expect(queue.stats().dropped).toBeGreaterThan(9000);
+  });
+
   it('property: the byte bound holds for any mix of policies and drain steps', () => {
     const policy = fc.constantFrom<OverflowPolicy>('disconnect', 'drop-oldest', 'conflate');
     const op = fc.oneof(
@@ -179,6 +216,7 @@ describe('OutboundQueue', () => {
             const stats = queue.stats();
             expect(stats.queuedBytes).toBeGreaterThanOrEqual(0);
             expect(stats.queuedMessages).toBeGreaterThanOrEqual(0);
+            expect(stats.indexedEntries).toBeLessThanOrEqual(5 * stats.queuedMessages + 70);
           }
           // Draining everything delivers everything still queued.
           for (
@@ -190,6 +228,7 @@ describe('OutboundQueue', () => {
           }
           expect(queue.stats().queuedMessages).toBe(0);
           expect(queue.stats().queuedBytes).toBe(0);
+          expect(queue.stats().indexedEntries).toBe(0);
         },
       ),
     );
