@@ -44,7 +44,8 @@ export interface SseParser {
    * Parses the next chunk. Bytes are the canonical input (one BOM at byte 0 is stripped);
    * a string is taken as the stream decoded without BOM removal, so one U+FEFF at offset 0 of the
    * stream is stripped (see utf8-stream-decoder.ts: why bytes are exact, default-decoded strings
-   * are not). Calling `reset()`/`end()` from a callback drops the rest of the chunk.
+   * are not). Calling `reset()`/`end()` from a callback drops the rest of the chunk. The
+   * bytes are read while feed() runs, callbacks included: don't modify them until it returns.
    */
   feed(chunk: string | Uint8Array): void;
   /** End of stream: discards a pending incomplete line and event, including its id (P17, F8). */

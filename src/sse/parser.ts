@@ -168,13 +168,87 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
   }
 
   /**
-   * The hot loop. The caller made sure the rest of `text` has no CR and no U+0000 and is
+   * The hot loops. The caller made sure the rest of `text` has no CR and no U+0000 and is
    * too short to overflow, so each line is only classified: `data:`, `id:` and the blank
    * line are handled inline (the event's data in locals, written back before any callback
-   * and at the end), anything else goes to processLine(). Returns where it stopped: at the
-   * unterminated tail, or early when a callback reset the parser.
+   * and at the end), anything else goes to processLine(). They return where they stopped:
+   * at the unterminated tail, or early when a callback reset the parser. Characters are
+   * read from the chunk's bytes when they align with the text (see utf8-stream-decoder.ts),
+   * a good deal faster than charCodeAt(); scanText() is the same loop for other text.
    */
   function scanLF(text: string, pos: number, gen: number): number {
+    const b = decoder.bytes;
+    if (b === null) return scanText(text, pos, gen);
+    const n = text.length;
+    let d = data;
+    let lines = dataLines;
+    let lf = text.indexOf('\n', pos);
+    while (lf !== -1) {
+      if (lf !== pos) {
+        const c = b[pos];
+        // A terminator (never ':' or ' ') sits at `lf`, so reading one past is harmless.
+        if (
+          c === 100 &&
+          b[pos + 4] === COLON &&
+          b[pos + 1] === 97 &&
+          b[pos + 2] === 116 &&
+          b[pos + 3] === 97
+        ) {
+          const value = text.slice(b[pos + 5] === SPACE ? pos + 6 : pos + 5, lf);
+          d = lines === 0 ? value : `${d}\n${value}`;
+          lines++;
+        } else if (c === 105 && b[pos + 1] === 100 && b[pos + 2] === COLON) {
+          idBuffer = text.slice(b[pos + 3] === SPACE ? pos + 4 : pos + 3, lf);
+          idInBlock = true;
+        } else {
+          data = d;
+          dataLines = lines;
+          processLine(text, pos, lf);
+          if (gen !== generation) return lf + 1;
+          d = data;
+          lines = dataLines;
+        }
+        pos = lf + 1;
+        // A blank line right after is the usual end of an event: no search needed for it.
+        if (pos === n || b[pos] !== LF) {
+          lf = text.indexOf('\n', pos);
+          continue;
+        }
+        lf = pos;
+      }
+      pos = lf + 1;
+      if (idInBlock) {
+        idInBlock = false;
+        lastEventId = idBuffer;
+        if (callbacks.onId) {
+          data = d;
+          dataLines = lines;
+          callbacks.onId(idBuffer);
+          if (gen !== generation) return pos;
+        }
+      }
+      if (lines === 0) {
+        eventType = ''; // F2/F3
+      } else {
+        const event: SseEvent = {
+          event: eventType === '' ? 'message' : eventType,
+          data: d,
+          lastEventId,
+        };
+        d = data = '';
+        lines = dataLines = 0;
+        eventType = '';
+        callbacks.onEvent(event);
+        if (gen !== generation) return pos;
+      }
+      lf = text.indexOf('\n', pos);
+    }
+    data = d;
+    dataLines = lines;
+    return pos;
+  }
+
+  function scanText(text: string, pos: number, gen: number): number {
     const n = text.length;
     let d = data;
     let lines = dataLines;
@@ -189,7 +263,6 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
           text.charCodeAt(pos + 2) === 116 &&
           text.charCodeAt(pos + 3) === 97
         ) {
-          // A terminator (never ':' or ' ') sits at `lf`, so reading one past is harmless.
           const value = text.slice(text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5, lf);
           d = lines === 0 ? value : `${d}\n${value}`;
           lines++;
@@ -209,14 +282,12 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
           lines = dataLines;
         }
         pos = lf + 1;
-        // A blank line right after is the usual end of an event: no search needed for it.
         if (pos === n || text.charCodeAt(pos) !== LF) {
           lf = text.indexOf('\n', pos);
           continue;
         }
         lf = pos;
       }
-      // Blank line: dispatch() inlined.
       pos = lf + 1;
       if (idInBlock) {
         idInBlock = false;

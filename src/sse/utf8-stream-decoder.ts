@@ -17,6 +17,13 @@
  * what a one-shot decode emits at end of input. So the output equals decoding the whole
  * stream at once, whatever the chunking.
  *
+ * `bytes`: after a decode, the bytes it decoded when they map one to one onto the string's
+ * UTF-16 code units, so the parser may read `bytes[i]` (a plain array load) instead of
+ * `charCodeAt(i)` (a string access, several times slower in V8). Each byte decodes to at
+ * most one code unit (one ASCII character, one U+FFFD for a lone invalid byte, or a share of
+ * a multi-byte character: 2 bytes or more for 1 or 2 units), so equal lengths mean every
+ * byte became exactly one unit, in order: where either is ASCII, both hold the same value.
+ *
  * Strings: a string chunk is taken to be the raw stream already decoded WITHOUT stripping
  * a BOM, so one U+FEFF at string offset 0 of the stream is stripped. That is the spec-correct
  * reading (the parser sees the raw stream). Note the consequence: a default `TextDecoder` or
@@ -33,9 +40,12 @@ export class Utf8StreamDecoder {
   #carry: Uint8Array | null = null;
   /** Bytes of the BOM matched so far at stream start (0–2), or -1 once past the start. */
   #bom = 0;
+  /** The bytes of the last decode() result when aligned with it one to one (see above). */
+  bytes: Uint8Array | null = null;
 
   /** Decodes the next chunk of the stream; may return '' while bytes are held back. */
   decode(chunk: string | Uint8Array): string {
+    this.bytes = null;
     if (typeof chunk === 'string') return this.#text(chunk);
     let bytes = chunk;
     if (this.#bom >= 0) {
@@ -66,13 +76,17 @@ export class Utf8StreamDecoder {
       this.#carry = bytes.slice(end);
       bytes = bytes.subarray(0, end);
     }
-    return end === 0 ? '' : this.#decoder.decode(bytes);
+    if (end === 0) return '';
+    const text = this.#decoder.decode(bytes);
+    if (text.length === bytes.length) this.bytes = bytes;
+    return text;
   }
 
   /** Forgets everything: the next chunk is the start of a new stream. */
   reset(): void {
     this.#carry = null;
     this.#bom = 0;
+    this.bytes = null;
   }
 
   #text(chunk: string): string {

@@ -111,6 +111,42 @@ describe('UTF-8 across chunk boundaries (P2, P3)', () => {
       expect(parseData(splitAt(stream, [i]))).toEqual(['a\uFFFD', 'b']);
   });
 
+  it('reads field names the same from bytes as from text, whatever the bytes decode to', () => {
+    // Lines built from field names, separators and bytes that decode to fewer code units
+    // (é, €, a split 4-byte character) or to one U+FFFD each (0xFF, a stray 0x80): the
+    // parser reads ASCII straight from the bytes only when they align with the text.
+    const pieces = ['data', 'id', 'event', ':', ' ', 'x', '7', '\n', '\n', 'é', '€', '😀']
+      .map((t) => encoder.encode(t))
+      .concat([new Uint8Array([0xff]), new Uint8Array([0x80]), new Uint8Array([0xf0, 0x9f])]);
+    const decode = (b: Uint8Array) => new TextDecoder('utf-8', { ignoreBOM: true }).decode(b);
+    const run = (chunks: readonly (string | Uint8Array)[]) => {
+      const seen: string[] = [];
+      const parser = createParser({
+        onEvent: (e) => seen.push(`${e.event}|${e.data}|${e.lastEventId}`),
+        onId: (id) => seen.push(`id ${id}`),
+      });
+      for (const chunk of chunks) parser.feed(chunk);
+      parser.end();
+      return seen;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...pieces), { maxLength: 60 }),
+        fc.uniqueArray(fc.nat({ max: 120 }), { maxLength: 6 }),
+        (parts, cuts) => {
+          const stream = concat(...parts, encoder.encode('\n\n'));
+          const want = run([decode(stream)]); // one string: the charCodeAt loop
+          const chunks = splitAt(
+            stream,
+            cuts.map((c) => Math.min(c, stream.length)),
+          );
+          expect(run(chunks)).toEqual(want);
+        },
+      ),
+      { numRuns: 2000, seed: 5 },
+    );
+  });
+
   it('turns bytes held back before a string chunk into U+FFFD (mixed input)', () => {
     expect(
       parseData([encoder.encode('data: a').subarray(0), new Uint8Array([0xe2, 0x82]), 'b\n\n']),
