@@ -14,7 +14,7 @@ import { createParser as createTheirParser } from 'eventsource-parser';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { createParser } from '../src/sse/parser.js';
 import { SseBatchParserStream, SseParserStream } from '../src/sse/parser-stream.js';
-import { fmt, median, table, type BenchSection } from './harness.js';
+import { fmt, median, percentile, table, type BenchSection } from './harness.js';
 
 const RUNS = 15;
 
@@ -95,11 +95,15 @@ async function measure(
   );
 }
 
-/** The CPU ratio run by run (each run pairs the two contenders measured back to back). */
+/**
+ * The CPU ratio run by run (each run pairs the two contenders measured back to back): its
+ * range, and the middle half of the runs (one disturbed run moves the range, not that).
+ */
 function spread(results: Record<string, Result>, base: string, name: string): string {
   const ours = results[name]!.runs;
-  const ratios = results[base]!.runs.map((cpu, i) => cpu / ours[i]!).sort((a, b) => a - b);
-  return `${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)}×`;
+  const ratios = results[base]!.runs.map((cpu, i) => cpu / ours[i]!);
+  const q = (p: number) => percentile(ratios, p).toFixed(2);
+  return `${q(0)}–${q(100)}×, middle half ${q(25)}–${q(75)}×`;
 }
 
 function oursBytes(w: Workload): number {
