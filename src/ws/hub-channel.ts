@@ -10,8 +10,9 @@ import type { BrokerMessage, PresenceMember, SubscriptionItem } from '../broker/
 import type { Principal } from '../core/auth.js';
 import { isSluiceError } from '../core/errors.js';
 import type { ResolvedChannelPolicy, ResolvedHubOptions } from './hub-options.js';
-import type { OutboundQueue } from './outbound-queue.js';
+import type { OutboundItem, OutboundQueue } from './outbound-queue.js';
 import type { EventMessage, ServerMessage, WireCodec } from './protocol.js';
+import { encodeWsFrame } from './ws-frame.js';
 
 /** What a channel subscription needs from its connection. */
 export interface ChannelHost {
@@ -28,13 +29,17 @@ export interface ChannelHost {
   fail(error: unknown): void;
 }
 
+/** A server message as a complete WebSocket frame, ready for the socket. */
 export function encodeFrame(codec: WireCodec, message: ServerMessage): Uint8Array {
-  const frame = codec.encode(message);
-  return typeof frame === 'string' ? Buffer.from(frame, 'utf8') : frame;
+  const payload = codec.encode(message);
+  return encodeWsFrame(
+    typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload,
+    codec.binary,
+  );
 }
 
 /**
- * Encodes an event once per format however many connections receive it (the memory broker
+ * Frames an event once per format however many connections receive it (the memory broker
  * hands every subscriber the same message object). Bounded: the most recent messages only,
  * oldest forgotten first; a miss just encodes again.
  */
@@ -160,7 +165,10 @@ export class ChannelSubscription {
           });
           continue;
         }
-        if (!(await this.#deliver(frame, item.message, signal))) return;
+        // Most deliveries fit at once: only a full connection makes the pump wait.
+        const delivered = this.#deliver(frame, item.message);
+        if (delivered === true) continue;
+        if (!(await this.#waitAndDeliver(frame, delivered, signal))) return;
       }
       // The broker ended the stream without being asked (e.g. it closed).
       if (!signal.aborted) this.#host.fail(new Error(`Subscription to ${this.channel} ended`));
@@ -169,20 +177,28 @@ export class ChannelSubscription {
     }
   }
 
-  async #deliver(data: Uint8Array, message: BrokerMessage, signal: AbortSignal): Promise<boolean> {
-    const { overflow } = this.#policy;
+  /** Offers once: `true` when placed (queued, conflated or dropped by policy), else the item. */
+  #deliver(data: Uint8Array, message: BrokerMessage): true | OutboundItem {
+    const overflow = this.#policy.overflow;
+    const item: OutboundItem = {
+      data,
+      channel: this.channel,
+      policy: overflow,
+      key: overflow === 'conflate' ? this.#conflateKey(message.data) : undefined,
+    };
+    return this.#host.outbound.offer(item) === 'full' ? item : true;
+  }
+
+  /** A `disconnect` channel's full connection: wait for room, at most `slowConsumerTimeout`. */
+  async #waitAndDeliver(
+    data: Uint8Array,
+    item: OutboundItem,
+    signal: AbortSignal,
+  ): Promise<boolean> {
     const outbound = this.#host.outbound;
-    const key = overflow === 'conflate' ? this.#conflateKey(message.data) : undefined;
     const timeout = this.#host.options.slowConsumerTimeout;
     const deadline = timeout === null ? null : performance.now() + timeout;
     for (;;) {
-      const result = outbound.offer({
-        data,
-        channel: this.channel,
-        policy: overflow,
-        ...(key === undefined ? {} : { key }),
-      });
-      if (result !== 'full') return true;
       const remaining = deadline === null ? null : deadline - performance.now();
       if (remaining !== null && remaining <= 0) {
         this.#host.slowConsumer();
@@ -194,6 +210,7 @@ export class ChannelSubscription {
         this.#host.slowConsumer();
         return false;
       }
+      if (outbound.offer(item) !== 'full') return true;
     }
   }
 

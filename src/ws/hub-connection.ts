@@ -3,6 +3,7 @@
  * rate and abuse limits, runs requests one at a time (in order), and owns the outbound
  * queue, the channel subscriptions and every timer, all of which end with the socket.
  */
+import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import type { Principal } from '../core/auth.js';
 import { isSluiceError } from '../core/errors.js';
@@ -32,6 +33,8 @@ export interface HubCounters {
 
 /** The longest a timer may be armed for (setTimeout's limit); later expiries re-arm. */
 const MAX_TIMER = 2 ** 31 - 1;
+/** `WebSocket.OPEN`, as a constant: `ws` is imported for types only. */
+const OPEN = 1;
 
 export class HubConnection implements ChannelHost, RequestContext {
   readonly id: string;
@@ -56,7 +59,14 @@ export class HubConnection implements ChannelHost, RequestContext {
 
   constructor(
     ws: WebSocket,
-    init: { id: string; principal: Principal; codec: WireCodec; options: ResolvedHubOptions },
+    init: {
+      id: string;
+      principal: Principal;
+      codec: WireCodec;
+      options: ResolvedHubOptions;
+      /** The upgraded socket `ws` runs on: complete frames are written to it directly. */
+      socket: Duplex;
+    },
     counters: HubCounters,
   ) {
     this.#ws = ws;
@@ -67,13 +77,17 @@ export class HubConnection implements ChannelHost, RequestContext {
     this.#counters = counters;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#guard = new InboundGuard(init.options);
-    const binary = init.codec.binary;
+    const socket = init.socket;
     this.outbound = new OutboundQueue(
       {
         get bufferedAmount() {
           return ws.bufferedAmount;
         },
-        send: (data, done) => ws.send(data, { binary }, done),
+        // Frames come complete (see ws-frame.ts): written to the upgraded socket as they are,
+        // in order with ws's own control frames; never after ws began its closing handshake.
+        send: (frame, done) => {
+          if (ws.readyState === OPEN) socket.write(frame, done);
+        },
       },
       {
         maxBytes: init.options.maxBufferedBytes,

@@ -191,13 +191,19 @@ class Hub implements WebSocketHub {
     if (socket.destroyed) return;
     if (negotiated.protocol !== undefined) this.#protocols.set(request, negotiated.protocol);
     socket.off('error', onSocketError);
-    this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, principal, negotiated));
+    this.#wss.handleUpgrade(request, socket, head, (ws) =>
+      this.#accept(ws, socket, { principal, negotiated }),
+    );
   }
 
-  #accept(ws: WebSocket, principal: Principal, negotiated: Negotiated): void {
+  #accept(
+    ws: WebSocket,
+    socket: Duplex,
+    { principal, negotiated }: { principal: Principal; negotiated: Negotiated },
+  ): void {
     const connection = new HubConnection(
       ws,
-      { id: randomUUID(), principal, codec: negotiated.codec, options: this.#options },
+      { id: randomUUID(), principal, codec: negotiated.codec, options: this.#options, socket },
       this.#counters,
     );
     this.#connections.add(connection);

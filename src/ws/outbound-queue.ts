@@ -42,7 +42,7 @@ export interface OutboundItem {
   /** Default `disconnect`: control messages (acks, errors) are never dropped. */
   policy?: OverflowPolicy;
   /** Required with `conflate`. */
-  key?: string;
+  key?: string | undefined;
 }
 
 export type OfferResult = 'queued' | 'conflated' | 'dropped' | 'full';
@@ -116,9 +116,10 @@ export class OutboundQueue {
   #conflated = 0;
   #flushing = false;
   #closed = false;
+  /** Runs after every frame the socket wrote: only a backlog or a waiter needs it. */
   readonly #onSent = (): void => {
-    this.flush();
-    this.#wake();
+    if (this.#queuedMessages > 0 || this.#pendingDrops.size > 0) this.flush();
+    if (this.#waiters.size > 0) this.#wake();
   };
 
   constructor(sink: OutboundSink, options: OutboundQueueOptions) {
@@ -171,6 +172,19 @@ export class OutboundQueue {
   offer(item: OutboundItem): OfferResult {
     if (this.#closed) return 'dropped';
     const bytes = item.data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
+    // Fast path, nearly every delivery to a reader that keeps up: nothing queued, and the
+    // socket below its mark, so the frame goes straight to it (the socket's buffer is read
+    // once; no entry, no index).
+    if (this.#queuedMessages === 0 && this.#pendingDrops.size === 0 && !this.#flushing) {
+      const buffered = this.#sink.bufferedAmount;
+      if (
+        buffered === 0 ||
+        (buffered + bytes <= this.#highWaterMark && buffered + bytes <= this.#limit)
+      ) {
+        this.#sink.send(item.data, this.#onSent);
+        return 'queued';
+      }
+    }
     const policy = item.policy ?? 'disconnect';
     const mapKey =
       policy === 'conflate' ? `${item.channel ?? ''}\u0000${item.key ?? ''}` : undefined;
@@ -317,6 +331,7 @@ export class OutboundQueue {
   }
 
   #wake(): void {
+    if (this.#waiters.size === 0) return;
     for (const waiter of [...this.#waiters]) {
       if (this.fits(waiter.bytes)) waiter.resolve(true);
     }
