@@ -12,7 +12,7 @@ import { ChannelSubscription, encodeFrame, type ChannelHost } from './hub-channe
 import type { ResolvedHubOptions } from './hub-options.js';
 import { handleRequest, type RequestContext } from './hub-requests.js';
 import { InboundGuard, readableRequestId } from './inbound-guard.js';
-import { OutboundQueue } from './outbound-queue.js';
+import { OutboundQueue, type OutboundSink } from './outbound-queue.js';
 import {
   PROTOCOL_VERSION,
   type RequestId,
@@ -36,6 +36,43 @@ const MAX_TIMER = 2 ** 31 - 1;
 /** `WebSocket.OPEN`, as a constant: `ws` is imported for types only. */
 const OPEN = 1;
 
+/**
+ * Writes complete frames (see ws-frame.ts) to the upgraded socket as they are, in order
+ * with ws's own control frames, and never after ws began its closing handshake. A class, not
+ * an object literal with closures: one small object per connection.
+ */
+class SocketSink implements OutboundSink {
+  readonly #ws: WebSocket;
+  readonly #socket: Duplex;
+
+  constructor(ws: WebSocket, socket: Duplex) {
+    this.#ws = ws;
+    this.#socket = socket;
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+
+  send(frame: Uint8Array, done: () => void): void {
+    if (this.#ws.readyState === OPEN) this.#socket.write(frame, done);
+  }
+}
+
+/** One drop-notice encoder per wire format, shared by every connection. */
+const dropNoticeEncoders = new Map<WireCodec, (channel: string, count: number) => Uint8Array>();
+function dropNoticeEncoder(codec: WireCodec): (channel: string, count: number) => Uint8Array {
+  let encoder = dropNoticeEncoders.get(codec);
+  if (!encoder) {
+    encoder = (channel, count) =>
+      encodeFrame(codec, { type: 'gap', channel, reason: 'dropped', count });
+    dropNoticeEncoders.set(codec, encoder);
+  }
+  return encoder;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
 export class HubConnection implements ChannelHost, RequestContext {
   readonly id: string;
   readonly principal: Principal;
@@ -52,7 +89,7 @@ export class HubConnection implements ChannelHost, RequestContext {
   #closing = false;
   #cleanedUp = false;
   #pending = 0;
-  #chain: Promise<void> = Promise.resolve();
+  #chain: Promise<void> = RESOLVED;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
   #resolveClosed!: () => void;
@@ -77,24 +114,10 @@ export class HubConnection implements ChannelHost, RequestContext {
     this.#counters = counters;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#guard = new InboundGuard(init.options);
-    const socket = init.socket;
-    this.outbound = new OutboundQueue(
-      {
-        get bufferedAmount() {
-          return ws.bufferedAmount;
-        },
-        // Frames come complete (see ws-frame.ts): written to the upgraded socket as they are,
-        // in order with ws's own control frames; never after ws began its closing handshake.
-        send: (frame, done) => {
-          if (ws.readyState === OPEN) socket.write(frame, done);
-        },
-      },
-      {
-        maxBytes: init.options.maxBufferedBytes,
-        encodeDropNotice: (channel, count) =>
-          encodeFrame(init.codec, { type: 'gap', channel, reason: 'dropped', count }),
-      },
-    );
+    this.outbound = new OutboundQueue(new SocketSink(ws, init.socket), {
+      maxBytes: init.options.maxBufferedBytes,
+      encodeDropNotice: dropNoticeEncoder(init.codec),
+    });
   }
 
   /** Sends the welcome and starts listening. */

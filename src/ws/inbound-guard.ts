@@ -22,7 +22,9 @@ export type Admission = 'accept' | 'reject' | 'close';
 export class InboundGuard {
   readonly #rate: TokenBucket | undefined;
   readonly #burst: number;
-  readonly #invalid: TokenBucket | undefined;
+  /** Created on the first invalid message: most connections never send one. */
+  #invalid: TokenBucket | undefined;
+  readonly #maxInvalid: number | null;
   #violations = 0;
 
   constructor(options: { rateLimit: RateLimitOptions | null; maxInvalidMessages: number | null }) {
@@ -31,10 +33,7 @@ export class InboundGuard {
       ? new TokenBucket({ rate: rateLimit.messagesPerSecond, burst: rateLimit.burst })
       : undefined;
     this.#burst = rateLimit?.burst ?? 0;
-    this.#invalid =
-      maxInvalidMessages === null
-        ? undefined
-        : new TokenBucket({ rate: maxInvalidMessages / 60, burst: maxInvalidMessages });
+    this.#maxInvalid = maxInvalidMessages;
   }
 
   /**
@@ -52,7 +51,10 @@ export class InboundGuard {
   /** A message failed to decode or validate: `reject` (reply) or `close` (too many). */
   invalid(error: unknown): 'reject' | 'close' {
     if (isSluiceError(error) && !INVALID_MESSAGE_CODES.has(error.code)) return 'reject';
-    return this.#invalid && !this.#invalid.take() ? 'close' : 'reject';
+    const max = this.#maxInvalid;
+    if (max === null) return 'reject';
+    this.#invalid ??= new TokenBucket({ rate: max / 60, burst: max });
+    return this.#invalid.take() ? 'reject' : 'close';
   }
 }
 

@@ -91,6 +91,15 @@ interface Entry {
   gone: boolean;
 }
 
+class Backlog {
+  readonly items = new LazyFifo<Entry>();
+  /** The droppable subset of `items`, in the same order: eviction candidates. */
+  readonly evictable = new LazyFifo<Entry>();
+  readonly keyed = new Map<string, Entry>();
+  /** Drops per channel not yet announced (bounded by the connection's subscriptions). */
+  readonly pendingDrops = new Map<string, number>();
+}
+
 interface Waiter {
   bytes: number;
   resolve: (ok: boolean) => void;
@@ -103,13 +112,9 @@ export class OutboundQueue {
   readonly #limit: number;
   readonly #highWaterMark: number;
   readonly #encodeDropNotice: (channel: string, count: number) => Uint8Array;
-  readonly #items = new LazyFifo<Entry>();
-  /** The droppable subset of `#items`, in the same order: eviction candidates. */
-  readonly #evictable = new LazyFifo<Entry>();
-  readonly #keyed = new Map<string, Entry>();
-  /** Drops per channel not yet announced (bounded by the connection's subscriptions). */
-  readonly #pendingDrops = new Map<string, number>();
-  readonly #waiters = new Set<Waiter>();
+  /** Created on the first message that has to wait: idle connections hold none of it. */
+  #backlog: Backlog | undefined;
+  #waiters: Set<Waiter> | undefined;
   #queuedBytes = 0;
   #queuedMessages = 0;
   #dropped = 0;
@@ -118,8 +123,8 @@ export class OutboundQueue {
   #closed = false;
   /** Runs after every frame the socket wrote: only a backlog or a waiter needs it. */
   readonly #onSent = (): void => {
-    if (this.#queuedMessages > 0 || this.#pendingDrops.size > 0) this.flush();
-    if (this.#waiters.size > 0) this.#wake();
+    if (this.#backlog !== undefined) this.flush();
+    if (this.#waiters !== undefined && this.#waiters.size > 0) this.#wake();
   };
 
   constructor(sink: OutboundSink, options: OutboundQueueOptions) {
@@ -149,7 +154,9 @@ export class OutboundQueue {
       queuedMessages: this.#queuedMessages,
       dropped: this.#dropped,
       conflated: this.#conflated,
-      indexedEntries: this.#items.size + this.#evictable.size + this.#keyed.size,
+      indexedEntries: this.#backlog
+        ? this.#backlog.items.size + this.#backlog.evictable.size + this.#backlog.keyed.size
+        : 0,
     };
   }
 
@@ -175,7 +182,11 @@ export class OutboundQueue {
     // Fast path, nearly every delivery to a reader that keeps up: nothing queued, and the
     // socket below its mark, so the frame goes straight to it (the socket's buffer is read
     // once; no entry, no index).
-    if (this.#queuedMessages === 0 && this.#pendingDrops.size === 0 && !this.#flushing) {
+    const backlog = this.#backlog;
+    if (
+      (backlog === undefined || (this.#queuedMessages === 0 && backlog.pendingDrops.size === 0)) &&
+      !this.#flushing
+    ) {
       const buffered = this.#sink.bufferedAmount;
       if (
         buffered === 0 ||
@@ -188,7 +199,7 @@ export class OutboundQueue {
     const policy = item.policy ?? 'disconnect';
     const mapKey =
       policy === 'conflate' ? `${item.channel ?? ''}\u0000${item.key ?? ''}` : undefined;
-    const existing = mapKey === undefined ? undefined : this.#keyed.get(mapKey);
+    const existing = mapKey === undefined ? undefined : backlog?.keyed.get(mapKey);
     if (existing) {
       const delta = bytes - existing.bytes;
       if (delta <= 0 || this.#makeRoom(delta, existing)) {
@@ -207,9 +218,10 @@ export class OutboundQueue {
         mapKey,
         gone: false,
       };
-      this.#items.push(entry);
-      if (entry.evictable) this.#evictable.push(entry);
-      if (mapKey !== undefined) this.#keyed.set(mapKey, entry);
+      const queue = (this.#backlog ??= new Backlog());
+      queue.items.push(entry);
+      if (entry.evictable) queue.evictable.push(entry);
+      if (mapKey !== undefined) queue.keyed.set(mapKey, entry);
       this.#queuedBytes += bytes;
       this.#queuedMessages++;
       this.flush();
@@ -230,14 +242,14 @@ export class OutboundQueue {
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const finish = (ok: boolean): void => {
-        this.#waiters.delete(waiter);
+        this.#waiters?.delete(waiter);
         if (timer) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         resolve(ok);
       };
       const onAbort = (): void => finish(false);
       const waiter: Waiter = { bytes: size, resolve: finish };
-      this.#waiters.add(waiter);
+      (this.#waiters ??= new Set()).add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (timeout !== null) {
         timer = setTimeout(() => finish(false), timeout);
@@ -249,17 +261,21 @@ export class OutboundQueue {
   /** Moves queued frames to the socket while it is below its high-water mark. */
   flush(): void {
     if (this.#closed || this.#flushing) return;
+    const backlog = this.#backlog;
+    if (backlog === undefined) return;
     this.#flushing = true;
     try {
       for (;;) {
-        const entry = this.#items.first();
+        const entry = backlog.items.first();
         if (!entry) {
-          for (const channel of [...this.#pendingDrops.keys()]) {
-            if (!this.#sendDropNotice(channel)) break;
+          for (const channel of [...backlog.pendingDrops.keys()]) {
+            if (!this.#sendDropNotice(channel)) return;
           }
+          // Caught up: the structures go until the next backlog (idle connections hold none).
+          this.#backlog = undefined;
           return;
         }
-        if (entry.channel !== undefined && this.#pendingDrops.has(entry.channel)) {
+        if (entry.channel !== undefined && backlog.pendingDrops.has(entry.channel)) {
           if (!this.#sendDropNotice(entry.channel)) return;
         }
         const buffered = this.#sink.bufferedAmount;
@@ -277,17 +293,16 @@ export class OutboundQueue {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#items.clear();
-    this.#evictable.clear();
-    this.#keyed.clear();
-    this.#pendingDrops.clear();
+    this.#backlog = undefined;
     this.#queuedBytes = 0;
     this.#queuedMessages = 0;
-    for (const waiter of [...this.#waiters]) waiter.resolve(false);
+    for (const waiter of [...(this.#waiters ?? [])]) waiter.resolve(false);
   }
 
   #sendDropNotice(channel: string): boolean {
-    const data = this.#encodeDropNotice(channel, this.#pendingDrops.get(channel) ?? 0);
+    const pendingDrops = this.#backlog?.pendingDrops;
+    if (!pendingDrops) return true;
+    const data = this.#encodeDropNotice(channel, pendingDrops.get(channel) ?? 0);
     // Notices may use the reserve that offers leave free, so with an empty socket one always
     // fits; otherwise wait for the socket to drain (its callback flushes again).
     const buffered = this.#sink.bufferedAmount;
@@ -295,7 +310,7 @@ export class OutboundQueue {
     if (this.bufferedBytes + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead > this.#maxBytes) {
       return false;
     }
-    this.#pendingDrops.delete(channel);
+    pendingDrops.delete(channel);
     this.#sink.send(data, this.#onSent);
     return true;
   }
@@ -303,7 +318,7 @@ export class OutboundQueue {
   /** Evicts the oldest droppable entries (never `keep`) until `bytes` fit. */
   #makeRoom(bytes: number, keep: Entry | undefined): boolean {
     while (!this.#admits(bytes)) {
-      const victim = this.#evictable.first(keep);
+      const victim = this.#backlog?.evictable.first(keep);
       if (!victim) return false;
       this.#remove(victim);
       this.#countDrop(victim.channel);
@@ -315,23 +330,26 @@ export class OutboundQueue {
   #remove(entry: Entry): void {
     entry.gone = true;
     entry.data = EMPTY;
-    this.#items.released();
-    if (entry.evictable) this.#evictable.released();
+    const backlog = this.#backlog;
+    if (!backlog) return;
+    backlog.items.released();
+    if (entry.evictable) backlog.evictable.released();
     this.#queuedBytes -= entry.bytes;
     this.#queuedMessages--;
-    if (entry.mapKey !== undefined && this.#keyed.get(entry.mapKey) === entry) {
-      this.#keyed.delete(entry.mapKey);
+    if (entry.mapKey !== undefined && backlog.keyed.get(entry.mapKey) === entry) {
+      backlog.keyed.delete(entry.mapKey);
     }
   }
 
   #countDrop(channel: string | undefined): void {
     this.#dropped++;
-    if (channel !== undefined)
-      this.#pendingDrops.set(channel, (this.#pendingDrops.get(channel) ?? 0) + 1);
+    if (channel === undefined) return;
+    const pendingDrops = (this.#backlog ??= new Backlog()).pendingDrops;
+    pendingDrops.set(channel, (pendingDrops.get(channel) ?? 0) + 1);
   }
 
   #wake(): void {
-    if (this.#waiters.size === 0) return;
+    if (this.#waiters === undefined || this.#waiters.size === 0) return;
     for (const waiter of [...this.#waiters]) {
       if (this.fits(waiter.bytes)) waiter.resolve(true);
     }

@@ -10,6 +10,9 @@ export interface TokenBucketOptions {
   now?: () => number;
 }
 
+/** Shared by every bucket (a bound function per bucket would cost memory per connection). */
+const monotonicNow = (): number => performance.now();
+
 export class TokenBucket {
   readonly #rate: number;
   readonly #burst: number;
@@ -23,7 +26,7 @@ export class TokenBucket {
     }
     this.#rate = options.rate;
     this.#burst = options.burst;
-    this.#now = options.now ?? performance.now.bind(performance);
+    this.#now = options.now ?? monotonicNow;
     this.#tokens = options.burst;
     this.#last = this.#now();
   }
