@@ -11,7 +11,7 @@ import { assertChannelName, assertEventName } from '../core/channel.js';
 import { SluiceError } from '../core/errors.js';
 import { encodeEvent, type SseFields } from '../sse/encoder.js';
 import { createSseResponse } from '../sse/response.js';
-import type { SseChunk } from '../sse/sse-pump.js';
+import { encodeUtf8, type SseChunk } from '../sse/sse-pump.js';
 import type { RequestContext, RouteHandler } from './handler.js';
 import { readJsonBody } from './read-body.js';
 
@@ -110,13 +110,12 @@ function subscribe(
  * object); the cache lets go of them with the message.
  */
 const encoded = new WeakMap<BrokerMessage, Uint8Array>();
-const textEncoder = new TextEncoder();
 
 export function toSseChunk(item: SubscriptionItem): SseChunk {
   if (item.type === 'gap') return gapEvent(item);
   let bytes = encoded.get(item.message);
   if (!bytes) {
-    bytes = textEncoder.encode(encodeEvent(messageEvent(item.message)));
+    bytes = encodeUtf8(encodeEvent(messageEvent(item.message)));
     encoded.set(item.message, bytes);
   }
   return bytes;
