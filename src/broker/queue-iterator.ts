@@ -1,4 +1,5 @@
 import { SluiceError } from '../core/errors.js';
+import type { PollableIterator } from '../core/pollable.js';
 import { RingBuffer } from './ring-buffer.js';
 
 export interface QueueIteratorOptions {
@@ -20,7 +21,9 @@ export interface QueueIteratorOptions {
  * abort signal, `end()` or a failure — clears the queue, removes the abort listener and calls
  * `onEnd` exactly once, so nothing outlives the stream.
  */
-export abstract class QueueIterator<T, Q = T> implements AsyncIterableIterator<T> {
+export abstract class QueueIterator<T, Q = T>
+  implements AsyncIterableIterator<T>, PollableIterator<T>
+{
   protected readonly queue: RingBuffer<Q>;
   #status: 'open' | 'failed' | 'done' = 'open';
   #error: SluiceError | undefined;
@@ -30,6 +33,7 @@ export abstract class QueueIterator<T, Q = T> implements AsyncIterableIterator<T
         reject: (error: unknown) => void;
       }
     | undefined;
+  #readable: (() => void) | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = (): void => this.end();
   #onEnd: (() => void) | undefined;
@@ -100,6 +104,16 @@ export abstract class QueueIterator<T, Q = T> implements AsyncIterableIterator<T
     return new Promise((resolve, reject) => (this.#pending = { resolve, reject }));
   }
 
+  /** `PollableIterator`: the result if one is ready now (see core/pollable.ts). */
+  poll(): IteratorResult<T, undefined> | { error: SluiceError } | undefined {
+    return this.#pending ? undefined : this.#settle();
+  }
+
+  /** `PollableIterator`: called from `enqueue`/`end`/`fail` while no `next()` is pending. */
+  onReadable(listener: (() => void) | undefined): void {
+    this.#readable = listener;
+  }
+
   /** The result for a consumer, if one is available now (an item, the end, or the error). */
   #settle(): IteratorResult<T, undefined> | { error: SluiceError } | undefined {
     const error = this.#error;
@@ -139,7 +153,10 @@ export abstract class QueueIterator<T, Q = T> implements AsyncIterableIterator<T
 
   protected wake(): void {
     const pending = this.#pending;
-    if (!pending) return;
+    if (!pending) {
+      this.#readable?.();
+      return;
+    }
     const settled = this.#settle();
     if (!settled) return;
     this.#pending = undefined;

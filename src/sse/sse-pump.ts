@@ -9,6 +9,7 @@
  * per chunk was most of sluice's cost over a raw `res.write` loop in the fan-out benchmark).
  */
 import { SluiceError } from '../core/errors.js';
+import { isPollable, type PollableIterator } from '../core/pollable.js';
 import { encodeComment, encodeEvent, encodeRetry, type SseFields } from './encoder.js';
 
 /** An event to send: fields to encode, or bytes already encoded (shared across clients). */
@@ -63,6 +64,8 @@ export class SsePump<T = SseChunk> {
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #full = false;
   #finished = false;
+  #draining = false;
+  #onFinished: (() => void) | undefined;
 
   constructor(
     iterator: AsyncIterator<T>,
@@ -94,33 +97,95 @@ export class SsePump<T = SseChunk> {
       }, keepAlive);
       unref(this.#keepAliveTimer);
     }
+    if (isPollable(this.#iterator)) return this.#runPolling(this.#iterator);
     while (!this.#finished) {
       if (this.#full) {
         await this.#sink.ready();
-        this.#full = false;
-        clearTimeout(this.#stallTimer);
-        this.#stallTimer = undefined;
+        this.#roomAgain();
         continue;
       }
       let result: IteratorResult<T>;
       try {
         result = await this.#iterator.next();
       } catch (error) {
-        if (!this.#finished) {
-          this.#finish('error', error);
-          this.#sink.fail(error);
-        }
-        return;
+        return this.#failWith(error);
       }
       if (this.#finished) return;
-      if (result.done) {
-        this.#finish('end');
-        this.#sink.end();
-        return;
-      }
-      // Without `map`, the source yields events itself (the option's documented contract).
-      this.#write(encodeChunk(this.#map ? this.#map(result.value) : (result.value as SseChunk)));
+      if (result.done) return this.#end();
+      if (!this.#deliver(result.value)) return;
     }
+  }
+
+  /**
+   * The synchronous path (core/pollable.ts): items that are ready are written at once, from
+   * inside the producer's call, until the source runs dry or the sink is full; then the pump
+   * waits for the source's "readable" call or for the sink's room. No promise per item.
+   */
+  #runPolling(source: PollableIterator<T>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#onFinished = () => {
+        source.onReadable(undefined);
+        resolve();
+      };
+      const drain = (): void => {
+        if (this.#draining) return;
+        this.#draining = true;
+        try {
+          while (!this.#finished && !this.#full) {
+            const result = source.poll();
+            if (result === undefined) return;
+            if ('error' in result) return this.#failWith(result.error);
+            if (result.done) return this.#end();
+            if (!this.#deliver(result.value)) return;
+          }
+          if (this.#full && !this.#finished) {
+            source.onReadable(undefined);
+            void this.#sink.ready().then(() => {
+              if (this.#finished) return;
+              this.#roomAgain();
+              source.onReadable(drain);
+              drain();
+            });
+          }
+        } finally {
+          this.#draining = false;
+        }
+      };
+      source.onReadable(drain);
+      drain();
+    });
+  }
+
+  /** Encodes and writes one item; false when encoding failed (the stream is then failed). */
+  #deliver(value: T): boolean {
+    let bytes: Uint8Array;
+    try {
+      // Without `map`, the source yields events itself (the option's documented contract).
+      bytes = encodeChunk(this.#map ? this.#map(value) : (value as SseChunk));
+    } catch (error) {
+      this.#failWith(error);
+      return false;
+    }
+    this.#write(bytes);
+    return true;
+  }
+
+  #roomAgain(): void {
+    this.#full = false;
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+  }
+
+  #end(): void {
+    if (this.#finished) return;
+    this.#finish('end');
+    this.#sink.end();
+  }
+
+  #failWith(error: unknown): void {
+    if (this.#finished) return;
+    this.#finish('error', error);
+    this.#sink.fail(error);
   }
 
   /** The client went away (the body was cancelled, the socket closed). */
@@ -161,6 +226,7 @@ export class SsePump<T = SseChunk> {
       // source's own signal (`context.signal`), which `done` just aborted.
       this.#iterator.return?.().catch(() => undefined);
     }
+    this.#onFinished?.();
     this.#options.onClose?.(reason, error);
   }
 }
