@@ -94,11 +94,13 @@ export class ChunkNormalizer {
     return this.#finish !== undefined;
   }
 
-  /** Events for one parsed chunk (a JSON value from a `data:` line). */
-  push(chunk: unknown): ModelEvent[] {
+  /**
+   * Events for one parsed chunk (a JSON value from a `data:` line), appended to `out` (the
+   * caller's queue, so no array per chunk) and returned.
+   */
+  push(chunk: unknown, out: ModelEvent[] = []): ModelEvent[] {
     if (!isRecord(chunk)) throw badChunk('a chunk is not a JSON object');
     if (chunk['error'] !== undefined && chunk['error'] !== null) throw upstreamError(chunk);
-    const out: ModelEvent[] = [];
     const choices: unknown[] = Array.isArray(chunk['choices']) ? chunk['choices'] : [];
     // sluice serves one choice: the one with index 0 (or the first when indexes are absent).
     const choice = choices.find((c) => isRecord(c) && c['index'] === 0) ?? choices[0];
@@ -128,9 +130,8 @@ export class ChunkNormalizer {
   }
 
   /** `[DONE]` arrived: an upstream that never sent a finish reason still ended explicitly. */
-  done(): ModelEvent[] {
-    if (this.#finish !== undefined) return [];
-    const out: ModelEvent[] = [];
+  done(out: ModelEvent[] = []): ModelEvent[] {
+    if (this.#finish !== undefined) return out;
     this.#flushPending(out);
     this.#finish = this.#tools.size > 0 ? 'tool_calls' : 'stop';
     out.push({ type: 'finish', reason: this.#finish });

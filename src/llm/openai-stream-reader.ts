@@ -40,17 +40,18 @@ export async function* readOpenAIStream(
       : options.inactivityTimeoutMs;
   const normalizer = new ChunkNormalizer();
   const queue: ModelEvent[] = [];
-  // Set from parser callbacks; a holder object so control-flow narrowing does not go stale.
-  const state: { failure: SluiceError | undefined; done: boolean } = {
+  // Set from callbacks (parser, timer, abort); a holder object so control-flow narrowing does not go stale.
+  const state: { failure: SluiceError | undefined; done: boolean; stopped: Error | undefined } = {
     failure: undefined,
     done: false,
+    stopped: undefined,
   };
 
   const onEvent = (event: SseEvent) => {
     if (state.done || state.failure) return;
     if (event.data === '[DONE]') {
       state.done = true;
-      queue.push(...normalizer.done());
+      normalizer.done(queue);
       return;
     }
     if (event.data === '') return;
@@ -73,7 +74,7 @@ export async function* readOpenAIStream(
       return;
     }
     try {
-      queue.push(...normalizer.push(json));
+      normalizer.push(json, queue);
     } catch (error) {
       state.failure = error instanceof SluiceError ? error : upstreamError(undefined);
     }
@@ -94,16 +95,56 @@ export async function* readOpenAIStream(
   const throwIfFailed = (): void => {
     if (state.failure) throw state.failure;
   };
+  const throwIfStopped = (): void => {
+    if (state.stopped) throw state.stopped;
+  };
 
+  // One timer and one abort listener per stream, not per chunk. Either one stops the stream
+  // by cancelling the reader, which settles a pending `read()`; the reason is kept aside and
+  // thrown once that read returns. The timer is re-armed before each read, so it measures
+  // only time spent waiting for the upstream, never a slow consumer between reads.
   const reader = body.getReader();
+  const signal = options.signal;
+  let reading = false;
+  const stop = (reason: Error): void => {
+    if (state.stopped !== undefined) return;
+    state.stopped = reason;
+    reader.cancel(reason).catch(() => undefined);
+  };
+  const timer =
+    inactivity === null
+      ? undefined
+      : setTimeout(() => {
+          if (reading) stop(inactivityError(inactivity));
+        }, inactivity);
+  timer?.unref?.();
+  const onAbort = (): void => {
+    const reason = abortReason(signal!);
+    stop(reason instanceof Error ? reason : new SluiceError('aborted', 'Aborted'));
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+
   let released = false;
   try {
     for (;;) {
       while (queue.length > 0) yield queue.shift()!;
       throwIfFailed();
       if (state.done) return;
-      const { done: ended, value } = await read(reader, inactivity, options.signal);
-      if (ended) {
+      if (signal?.aborted) onAbort();
+      throwIfStopped();
+      let result: ReadableStreamReadResult<Uint8Array>;
+      reading = true;
+      timer?.refresh();
+      try {
+        result = await reader.read();
+      } catch (error) {
+        throwIfStopped();
+        throw error;
+      } finally {
+        reading = false;
+      }
+      throwIfStopped();
+      if (result.done) {
         released = true;
         parser.end();
         while (queue.length > 0) yield queue.shift()!;
@@ -117,51 +158,19 @@ export async function* readOpenAIStream(
         }
         return;
       }
-      parser.feed(value);
+      parser.feed(result.value);
     }
   } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
     // Stop the upstream: after [DONE], on errors, and when the consumer leaves early.
     if (!released) await reader.cancel().catch(() => undefined);
     reader.releaseLock();
   }
 }
 
-async function read(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  inactivityMs: number | null,
-  signal: AbortSignal | undefined,
-): Promise<ReadableStreamReadResult<Uint8Array>> {
-  if (signal?.aborted) throw abortReason(signal);
-  if (inactivityMs === null && !signal) return reader.read();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  const stop = new Promise<never>((_, reject) => {
-    if (inactivityMs !== null) {
-      timer = setTimeout(() => {
-        reject(
-          new SluiceError(
-            'llm_upstream_error',
-            `The upstream sent nothing for ${inactivityMs} ms`,
-            {
-              status: 504,
-            },
-          ),
-        );
-      }, inactivityMs);
-      timer.unref?.();
-    }
-    if (signal) {
-      onAbort = () => {
-        const reason = abortReason(signal);
-        reject(reason instanceof Error ? reason : new SluiceError('aborted', 'Aborted'));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
+function inactivityError(ms: number): SluiceError {
+  return new SluiceError('llm_upstream_error', `The upstream sent nothing for ${ms} ms`, {
+    status: 504,
   });
-  try {
-    return await Promise.race([reader.read(), stop]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-  }
 }
