@@ -47,8 +47,19 @@ export function newGenerationId(): string {
   return `chatcmpl-${randomBytes(16).toString('base64url').replace(/[-_]/g, 'x')}`;
 }
 
+interface Entry {
+  generation: Generation;
+  endedAt?: number;
+}
+
 export class GenerationRegistry {
-  readonly #generations = new Map<string, { generation: Generation; endedAt?: number }>();
+  readonly #generations = new Map<string, Entry>();
+  /**
+   * The finished subset, in the order they ended (a Map iterates in insertion order): the
+   * oldest finished one is the first key, so eviction and the expiry sweep stop at the
+   * first entry they keep instead of scanning (or sorting) every retained generation.
+   */
+  readonly #finished = new Map<string, Entry>();
   readonly #options: GenerationRegistryOptions;
   readonly #now: () => number;
   readonly #stats: LlmStats = {
@@ -76,23 +87,24 @@ export class GenerationRegistry {
     this.#sweep();
     const max = this.#options.maxGenerations ?? REGISTRY_DEFAULTS.maxGenerations;
     if (this.#generations.size >= max) {
-      const oldest = [...this.#generations.entries()]
-        .filter(([, entry]) => entry.endedAt !== undefined)
-        .sort((a, b) => a[1].endedAt! - b[1].endedAt!)[0];
-      if (!oldest) {
+      const oldest = this.#finished.keys().next();
+      if (oldest.done === true) {
         throw new SluiceError('too_many_requests', `Too many generations running (limit ${max})`, {
           status: 429,
         });
       }
-      this.#generations.delete(oldest[0]);
+      this.#forget(oldest.value);
     }
-    const entry: { generation: Generation; endedAt?: number } = {
+    const entry: Entry = {
       generation: new Generation({
         ...options,
         id: newGenerationId(),
         broker: this.#options.broker,
         onEnd: (summary) => {
           entry.endedAt = this.#now();
+          // Not after close() cleared the maps: a generation ending then is already forgotten.
+          if (this.#generations.get(entry.generation.id) === entry)
+            this.#finished.set(entry.generation.id, entry);
           this.record(summary);
         },
       }),
@@ -122,12 +134,11 @@ export class GenerationRegistry {
 
   stats(): LlmStats {
     this.#sweep();
-    let running = 0;
-    for (const entry of this.#generations.values()) if (entry.endedAt === undefined) running++;
+    const running = this.#generations.size - this.#finished.size;
     return {
       ...this.#stats,
       running,
-      retained: this.#generations.size - running,
+      retained: this.#finished.size,
       ended: { ...this.#stats.ended },
       usage: { ...this.#stats.usage },
     };
@@ -143,14 +154,21 @@ export class GenerationRegistry {
     for (const generation of running) generation.abandon();
     await Promise.all(running.map((generation) => generation.ended));
     this.#generations.clear();
+    this.#finished.clear();
+  }
+
+  #forget(id: string): void {
+    this.#generations.delete(id);
+    this.#finished.delete(id);
   }
 
   #sweep(): void {
     const retention = this.#options.retentionMs ?? REGISTRY_DEFAULTS.retentionMs;
     const now = this.#now();
-    for (const [id, entry] of this.#generations) {
-      if (entry.endedAt !== undefined && now - entry.endedAt >= retention)
-        this.#generations.delete(id);
+    // Oldest first: stop at the first one still within its retention.
+    for (const [id, entry] of this.#finished) {
+      if (now - entry.endedAt! < retention) break;
+      this.#forget(id);
     }
   }
 }
