@@ -9,6 +9,7 @@
 import type { BrokerMessage, PresenceMember, SubscriptionItem } from '../broker/types.js';
 import type { Principal } from '../core/auth.js';
 import { isSluiceError } from '../core/errors.js';
+import { isPollable, type PollableIterator } from '../core/pollable.js';
 import type { ResolvedChannelPolicy, ResolvedHubOptions } from './hub-options.js';
 import type { OutboundItem, OutboundQueue } from './outbound-queue.js';
 import type { EventMessage, ServerMessage, WireCodec } from './protocol.js';
@@ -136,45 +137,140 @@ export class ChannelSubscription {
     await leave?.();
   }
 
-  async #pump(items: AsyncIterable<SubscriptionItem>, signal: AbortSignal): Promise<void> {
-    try {
-      for await (const item of items) {
-        if (signal.aborted) return;
-        if (item.type === 'gap') {
-          this.#host.send({
-            type: 'gap',
-            channel: item.channel,
-            reason: item.reason,
-            requested: item.requested,
-            resumeAfter: item.resumeAfter,
-          });
-          continue;
+  #pump(items: AsyncIterable<SubscriptionItem>, signal: AbortSignal): void {
+    const iterator = items[Symbol.asyncIterator]();
+    if (isPollable(iterator)) this.#runPolling(iterator, signal);
+    else void this.#runAsync(iterator, signal);
+  }
+
+  /**
+   * The synchronous path (core/pollable.ts), as in the SSE pump: ready items are delivered
+   * from inside the broker's `publish`, one loop over every subscriber, no promise per
+   * delivery. Only a `disconnect` channel's full connection makes it wait (without the
+   * readable listener, so publishes meanwhile cost it nothing); the broker's queue then holds
+   * what arrives, and its overflow (`error`) ends the stream as a slow consumer on resuming.
+   */
+  #runPolling(source: PollableIterator<SubscriptionItem>, signal: AbortSignal): void {
+    let draining = false;
+    let stopped = false;
+    const stop = (release: boolean): void => {
+      if (stopped) return;
+      stopped = true;
+      source.onReadable(undefined);
+      signal.removeEventListener('abort', onAbort);
+      if (release) source.return?.().catch(() => undefined);
+    };
+    // The broker ends the iterator on abort too (which calls `drain`); this only makes sure
+    // the listener goes even if the iterator were to stay silent.
+    const onAbort = (): void => stop(true);
+    const drain = (): void => {
+      if (draining || stopped) return;
+      draining = true;
+      try {
+        for (;;) {
+          if (signal.aborted) return stop(true);
+          const result = source.poll();
+          if (result === undefined) return;
+          if ('error' in result) {
+            stop(false);
+            return this.#streamError(result.error, signal);
+          }
+          if (result.done) {
+            stop(false);
+            // The broker ended the stream without being asked (e.g. it closed).
+            if (!signal.aborted) this.#endedByBroker();
+            return;
+          }
+          const blocked = this.#handle(result.value);
+          if (blocked === undefined) continue;
+          // A full `disconnect` connection: wait for room (or the grace period's end).
+          source.onReadable(undefined);
+          void this.#waitAndDeliver(blocked, signal).then(
+            (delivered) => {
+              if (!delivered) return stop(true);
+              if (stopped) return;
+              source.onReadable(drain);
+              drain();
+            },
+            (error: unknown) => {
+              stop(true);
+              this.#streamError(error, signal);
+            },
+          );
+          return;
         }
-        let frame: Uint8Array;
-        try {
-          frame = eventFrame(this.#host.codec, item.message);
-        } catch (error) {
-          // Server-side publishers may hand the broker values JSON/MessagePack cannot encode
-          // (BigInt, cycles): that one event is reported, the subscription goes on.
-          this.#host.options.onError(error, { clientId: this.#host.id });
-          this.#host.send({
-            type: 'error',
-            code: 'internal_error',
-            message: `Event ${item.message.id} could not be encoded`,
-            channel: this.channel,
-          });
-          continue;
-        }
-        // Most deliveries fit at once: only a full connection makes the pump wait.
-        const delivered = this.#deliver(frame, item.message);
-        if (delivered === true) continue;
-        if (!(await this.#waitAndDeliver(frame, delivered, signal))) return;
+      } catch (error) {
+        // Never into the publisher: whatever failed here ends this subscription only.
+        stop(true);
+        this.#streamError(error, signal);
+      } finally {
+        draining = false;
       }
-      // The broker ended the stream without being asked (e.g. it closed).
-      if (!signal.aborted) this.#host.fail(new Error(`Subscription to ${this.channel} ended`));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    source.onReadable(drain);
+    drain();
+  }
+
+  /** Any other broker: one awaited `next()` per item. */
+  async #runAsync(iterator: AsyncIterator<SubscriptionItem>, signal: AbortSignal): Promise<void> {
+    try {
+      for (;;) {
+        const result = await iterator.next();
+        if (signal.aborted) {
+          await iterator.return?.();
+          return;
+        }
+        if (result.done) break;
+        const blocked = this.#handle(result.value);
+        if (blocked !== undefined && !(await this.#waitAndDeliver(blocked, signal))) {
+          await iterator.return?.();
+          return;
+        }
+      }
+      if (!signal.aborted) this.#endedByBroker();
     } catch (error) {
       this.#streamError(error, signal);
     }
+  }
+
+  #endedByBroker(): void {
+    this.#host.fail(new Error(`Subscription to ${this.channel} ended`));
+  }
+
+  /**
+   * Places one broker item: a gap notice, or an event's frame. Returns the outbound item
+   * when a `disconnect` channel's connection is full (the caller waits), else undefined.
+   */
+  #handle(item: SubscriptionItem): OutboundItem | undefined {
+    if (item.type === 'gap') {
+      this.#host.send({
+        type: 'gap',
+        channel: item.channel,
+        reason: item.reason,
+        requested: item.requested,
+        resumeAfter: item.resumeAfter,
+      });
+      return undefined;
+    }
+    let frame: Uint8Array;
+    try {
+      frame = eventFrame(this.#host.codec, item.message);
+    } catch (error) {
+      // Server-side publishers may hand the broker values JSON/MessagePack cannot encode
+      // (BigInt, cycles): that one event is reported, the subscription goes on.
+      this.#host.options.onError(error, { clientId: this.#host.id });
+      this.#host.send({
+        type: 'error',
+        code: 'internal_error',
+        message: `Event ${item.message.id} could not be encoded`,
+        channel: this.channel,
+      });
+      return undefined;
+    }
+    // Most deliveries fit at once: only a full connection makes the pump wait.
+    const delivered = this.#deliver(frame, item.message);
+    return delivered === true ? undefined : delivered;
   }
 
   /** Offers once: `true` when placed (queued, conflated or dropped by policy), else the item. */
@@ -190,11 +286,8 @@ export class ChannelSubscription {
   }
 
   /** A `disconnect` channel's full connection: wait for room, at most `slowConsumerTimeout`. */
-  async #waitAndDeliver(
-    data: Uint8Array,
-    item: OutboundItem,
-    signal: AbortSignal,
-  ): Promise<boolean> {
+  async #waitAndDeliver(item: OutboundItem, signal: AbortSignal): Promise<boolean> {
+    const data = item.data;
     const outbound = this.#host.outbound;
     const timeout = this.#host.options.slowConsumerTimeout;
     const deadline = timeout === null ? null : performance.now() + timeout;
