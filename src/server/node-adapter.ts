@@ -9,6 +9,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Readable } from 'node:stream';
 import { SluiceError } from '../core/errors.js';
 import { claimDirectSse } from '../sse/response.js';
+import { chunkedSocketWriter } from './chunked-socket-writer.js';
 import type { SseSink } from '../sse/sse-pump.js';
 import type { RequestContext, RouteHandler } from './handler.js';
 
@@ -152,9 +153,11 @@ function writeSseDirect(
 ): Promise<void> {
   return new Promise((resolve) => {
     const out = res as ServerResponse;
+    // HTTP/1.1: chunks framed once and written to the socket (see chunked-socket-writer.ts).
+    const chunked = 'chunkedEncoding' in res ? chunkedSocketWriter(res) : undefined;
     const sink: SseSink = {
-      write: (bytes) => res.destroyed || out.write(bytes),
-      ready: () => drained(res),
+      write: chunked ? chunked.write : (bytes) => res.destroyed || out.write(bytes),
+      ready: chunked ? chunked.ready : () => drained(res),
       end: () => {
         // After a disconnect there is nothing to end (and ending would mark it finished).
         if (!res.destroyed) res.end();
