@@ -247,7 +247,10 @@ export function report(results: ScenarioResult[], runs: number, load?: LoadNote)
       'memory broker and subscribers use `GET /v1/channels/{channel}/events` (keepalive ' +
       'comments off); the raw loop keeps every `ServerResponse` and, per message, encodes the ' +
       '`id:`/`data:` event once and `res.write()`s it to each (no backpressure handling). ' +
-      'Both send the same headers and event bytes. The N clients live in a separate ' +
+      'Both send the same headers and event bytes. Where the two differ besides the broker: ' +
+      'on HTTP/1.1 sluice frames each event as a chunk once per message and writes that one ' +
+      'Buffer to every socket (src/server/chunked-socket-writer.ts), where `res.write()` ' +
+      'builds the chunk header, corks and `writev`s three pieces per delivery. The N clients live in a separate ' +
       'process as bare TCP sockets: each scans arriving bytes for the payload key and takes ' +
       'the latency as arrival time minus the stamp. Deliveries/s is deliveries over the time ' +
       'from the first publish to the last arrival; at a fixed offered rate it shows whether ' +
