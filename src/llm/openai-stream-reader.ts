@@ -1,19 +1,25 @@
 /**
  * Reads an OpenAI-format SSE body incrementally and yields normalised model events.
  *
- * Pull-based: the next body chunk is read only when the consumer asked for an event and
- * none is queued, so a slow generation leaves bytes in the upstream socket (TCP
- * backpressure) instead of in memory. Bytes go straight to the SSE parser, which decodes
- * UTF-8 across chunk boundaries, so any split (mid-line, mid-character) gives the same
- * events. After `[DONE]` it stops at once rather than waiting for the server to close.
+ * Pull-based: body bytes are read only when the consumer asked for an event and none is
+ * queued, so a slow generation leaves bytes in the upstream socket (TCP backpressure)
+ * instead of in memory. Bytes go straight to the SSE parser, which decodes UTF-8 across
+ * chunk boundaries, so any split (mid-line, mid-character) gives the same events. After
+ * `[DONE]` it stops at once rather than waiting for the server to close.
+ *
+ * Pollable (core/pollable.ts): events whose bytes already arrived are handed out
+ * synchronously, and the consumer is called back when more bytes came, so a token costs no
+ * promise and no timer; `next()` remains for ordinary consumers.
  *
  * Ending: `[DONE]` or a finish reason followed by the end of the body is a normal end;
  * the body ending with neither is `llm_upstream_truncated` (the `openai` client would
  * report that as success); a `{"error":…}` frame or an `event: error` is
- * `llm_upstream_error`. Leaving early (break, return, abort) cancels the body.
+ * `llm_upstream_error`. Leaving early (return, abort) cancels the body.
  */
 import { SluiceError, abortReason } from '../core/errors.js';
-import { createParser, type SseEvent } from '../sse/parser.js';
+import type { PollableIterator } from '../core/pollable.js';
+import { createParser, type SseEvent, type SseParser } from '../sse/parser.js';
+import { END, WebByteSource, type ByteSource } from './byte-source.js';
 import { ChunkNormalizer, upstreamError } from './chunk-normalizer.js';
 import type { ModelEvent } from './model.js';
 
@@ -30,28 +36,151 @@ export interface StreamReaderOptions {
   inactivityTimeoutMs?: number | null;
 }
 
+/** The reader as an async generator over a Web body (the public, runtime-neutral form). */
 export async function* readOpenAIStream(
   body: ReadableStream<Uint8Array>,
   options: StreamReaderOptions = {},
 ): AsyncGenerator<ModelEvent, void, undefined> {
-  const inactivity =
-    options.inactivityTimeoutMs === undefined
-      ? STREAM_READER_DEFAULTS.inactivityTimeoutMs
-      : options.inactivityTimeoutMs;
-  const normalizer = new ChunkNormalizer();
-  const queue: ModelEvent[] = [];
-  // Set from callbacks (parser, timer, abort); a holder object so control-flow narrowing does not go stale.
-  const state: { failure: SluiceError | undefined; done: boolean; stopped: Error | undefined } = {
-    failure: undefined,
-    done: false,
-    stopped: undefined,
-  };
+  yield* new OpenAIStreamReader(new WebByteSource(body), options);
+}
 
-  const onEvent = (event: SseEvent) => {
-    if (state.done || state.failure) return;
+/** A poll result whose error is always an Error. */
+type Result = IteratorResult<ModelEvent, undefined> | { error: Error };
+
+export class OpenAIStreamReader implements PollableIterator<ModelEvent> {
+  readonly #source: ByteSource;
+  readonly #normalizer = new ChunkNormalizer();
+  readonly #parser: SseParser;
+  readonly #signal: AbortSignal | undefined;
+  readonly #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Events parsed and not yet handed out; `#head` indexes the next one (no `shift()`). */
+  #queue: ModelEvent[] = [];
+  #head = 0;
+  #failure: Error | undefined;
+  #done = false;
+  /** The body ended (END seen): nothing to cancel. */
+  #ended = false;
+  #closed = false;
+  /** Waiting on the source: only then does the inactivity timer count. */
+  #waiting = false;
+  #readable: (() => void) | undefined;
+  #pending:
+    | { resolve: (r: IteratorResult<ModelEvent, undefined>) => void; reject: (e: unknown) => void }
+    | undefined;
+
+  constructor(source: ByteSource, options: StreamReaderOptions = {}) {
+    this.#source = source;
+    this.#signal = options.signal;
+    const inactivity =
+      options.inactivityTimeoutMs === undefined
+        ? STREAM_READER_DEFAULTS.inactivityTimeoutMs
+        : options.inactivityTimeoutMs;
+    this.#parser = createParser(
+      {
+        onEvent: (event) => this.#onEvent(event),
+        onError: (error) => {
+          this.#failure ??= new SluiceError('llm_upstream_error', 'Malformed upstream stream', {
+            status: 502,
+            cause: error,
+          });
+        },
+      },
+      { maxEventSize: options.maxEventSize ?? STREAM_READER_DEFAULTS.maxEventSize },
+    );
+    // One timer and one abort listener per stream, not per chunk. The timer is refreshed
+    // each time the reader starts waiting for bytes and only fires while it still waits, so
+    // it measures the upstream's silence, never a slow consumer between reads.
+    if (inactivity !== null) {
+      this.#timer = setTimeout(() => {
+        if (this.#waiting) this.#stop(inactivityError(inactivity));
+      }, inactivity);
+      this.#timer.unref?.();
+    }
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    if (this.#signal?.aborted) this.#onAbort();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  poll(): Result | undefined {
+    return this.#pending ? undefined : this.#settle();
+  }
+
+  onReadable(listener: (() => void) | undefined): void {
+    this.#readable = listener;
+  }
+
+  next(): Promise<IteratorResult<ModelEvent, undefined>> {
+    if (this.#pending) {
+      return Promise.reject(new SluiceError('invalid_argument', 'next() called while pending'));
+    }
+    const settled = this.#settle();
+    if (settled)
+      return 'error' in settled ? Promise.reject(settled.error) : Promise.resolve(settled);
+    return new Promise((resolve, reject) => (this.#pending = { resolve, reject }));
+  }
+
+  async return(): Promise<IteratorResult<ModelEvent, undefined>> {
+    this.#close();
+    return { done: true, value: undefined };
+  }
+
+  /** The next result if one can be had without waiting; else starts waiting, undefined. */
+  #settle(): Result | undefined {
+    for (;;) {
+      if (this.#head < this.#queue.length) {
+        const value = this.#queue[this.#head++]!;
+        if (this.#head === this.#queue.length) {
+          this.#queue.length = 0;
+          this.#head = 0;
+        }
+        return { done: false, value };
+      }
+      if (this.#closed) return { done: true, value: undefined };
+      if (this.#failure !== undefined) return this.#fail(this.#failure);
+      if (this.#done) {
+        this.#close();
+        return { done: true, value: undefined };
+      }
+      let bytes: Uint8Array | null | typeof END;
+      try {
+        bytes = this.#source.read();
+      } catch (error) {
+        this.#failure ??= error instanceof Error ? error : new Error(String(error));
+        continue;
+      }
+      if (bytes === null) {
+        if (!this.#waiting) {
+          this.#waiting = true;
+          this.#timer?.refresh();
+          this.#source.wait(this.#onBytes);
+        }
+        return undefined;
+      }
+      if (bytes === END) {
+        this.#ended = true;
+        this.#parser.end();
+        if (this.#failure === undefined && !this.#done && !this.#normalizer.finished) {
+          this.#failure = new SluiceError(
+            'llm_upstream_truncated',
+            'The upstream stream ended without a finish reason or [DONE]',
+            { status: 502 },
+          );
+        }
+        this.#done = true;
+        continue;
+      }
+      this.#parser.feed(bytes);
+    }
+  }
+
+  #onEvent(event: SseEvent): void {
+    if (this.#done || this.#failure !== undefined) return;
     if (event.data === '[DONE]') {
-      state.done = true;
-      normalizer.done(queue);
+      this.#done = true;
+      this.#normalizer.done(this.#queue);
       return;
     }
     if (event.data === '') return;
@@ -59,7 +188,7 @@ export async function* readOpenAIStream(
     try {
       json = JSON.parse(event.data);
     } catch (error) {
-      state.failure = new SluiceError(
+      this.#failure = new SluiceError(
         'llm_upstream_error',
         'Malformed upstream stream: invalid JSON',
         {
@@ -70,102 +199,63 @@ export async function* readOpenAIStream(
       return;
     }
     if (event.event === 'error') {
-      state.failure = upstreamError(json);
+      this.#failure = upstreamError(json);
       return;
     }
     try {
-      normalizer.push(json, queue);
+      this.#normalizer.push(json, this.#queue);
     } catch (error) {
-      state.failure = error instanceof SluiceError ? error : upstreamError(undefined);
+      this.#failure = error instanceof SluiceError ? error : upstreamError(undefined);
     }
-  };
-  const parser = createParser(
-    {
-      onEvent,
-      onError: (error) => {
-        state.failure ??= new SluiceError('llm_upstream_error', 'Malformed upstream stream', {
-          status: 502,
-          cause: error,
-        });
-      },
-    },
-    { maxEventSize: options.maxEventSize ?? STREAM_READER_DEFAULTS.maxEventSize },
-  );
+  }
 
-  const throwIfFailed = (): void => {
-    if (state.failure) throw state.failure;
-  };
-  const throwIfStopped = (): void => {
-    if (state.stopped) throw state.stopped;
+  /** The source may have bytes (or ended, or failed): hand them to whoever waits. */
+  readonly #onBytes = (): void => {
+    this.#waiting = false;
+    this.#wake();
   };
 
-  // One timer and one abort listener per stream, not per chunk. Either one stops the stream
-  // by cancelling the reader, which settles a pending `read()`; the reason is kept aside and
-  // thrown once that read returns. The timer is re-armed before each read, so it measures
-  // only time spent waiting for the upstream, never a slow consumer between reads.
-  const reader = body.getReader();
-  const signal = options.signal;
-  let reading = false;
-  const stop = (reason: Error): void => {
-    if (state.stopped !== undefined) return;
-    state.stopped = reason;
-    reader.cancel(reason).catch(() => undefined);
-  };
-  const timer =
-    inactivity === null
-      ? undefined
-      : setTimeout(() => {
-          if (reading) stop(inactivityError(inactivity));
-        }, inactivity);
-  timer?.unref?.();
-  const onAbort = (): void => {
-    const reason = abortReason(signal!);
-    stop(reason instanceof Error ? reason : new SluiceError('aborted', 'Aborted'));
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
-
-  let released = false;
-  try {
-    for (;;) {
-      while (queue.length > 0) yield queue.shift()!;
-      throwIfFailed();
-      if (state.done) return;
-      if (signal?.aborted) onAbort();
-      throwIfStopped();
-      let result: ReadableStreamReadResult<Uint8Array>;
-      reading = true;
-      timer?.refresh();
-      try {
-        result = await reader.read();
-      } catch (error) {
-        throwIfStopped();
-        throw error;
-      } finally {
-        reading = false;
-      }
-      throwIfStopped();
-      if (result.done) {
-        released = true;
-        parser.end();
-        while (queue.length > 0) yield queue.shift()!;
-        throwIfFailed();
-        if (!state.done && !normalizer.finished) {
-          throw new SluiceError(
-            'llm_upstream_truncated',
-            'The upstream stream ended without a finish reason or [DONE]',
-            { status: 502 },
-          );
-        }
-        return;
-      }
-      parser.feed(result.value);
+  #wake(): void {
+    const pending = this.#pending;
+    if (!pending) {
+      this.#readable?.();
+      return;
     }
-  } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', onAbort);
-    // Stop the upstream: after [DONE], on errors, and when the consumer leaves early.
-    if (!released) await reader.cancel().catch(() => undefined);
-    reader.releaseLock();
+    const settled = this.#settle();
+    if (!settled) return;
+    this.#pending = undefined;
+    if ('error' in settled) pending.reject(settled.error);
+    else pending.resolve(settled);
+  }
+
+  readonly #onAbort = (): void => {
+    const reason = abortReason(this.#signal!);
+    this.#stop(reason instanceof Error ? reason : new SluiceError('aborted', 'Aborted'));
+  };
+
+  /** Abort or silence: events already parsed still go out first, then this error. */
+  #stop(reason: Error): void {
+    if (this.#closed || this.#done) return;
+    this.#failure ??= reason;
+    this.#waiting = false;
+    this.#source.cancel(reason);
+    this.#wake();
+  }
+
+  #fail(error: Error): Result {
+    this.#close();
+    return { error };
+  }
+
+  /** Releases everything once: timer, listener, and the body unless it ended by itself. */
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#head = 0;
+    clearTimeout(this.#timer);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (!this.#ended) this.#source.cancel();
   }
 }
 

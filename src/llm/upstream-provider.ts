@@ -11,7 +11,15 @@ import { normalizeFinishReason, normalizeUsage, upstreamError } from './chunk-no
 import type { ModelEvent, ModelProvider, ModelStream, OpenModelOptions } from './model.js';
 import type { ChatCompletionRequest, ModelObject } from './openai-types.js';
 import { countTokens, messageText } from './mock-script.js';
-import { STREAM_READER_DEFAULTS, readOpenAIStream } from './openai-stream-reader.js';
+import { OpenAIStreamReader, STREAM_READER_DEFAULTS } from './openai-stream-reader.js';
+import {
+  HeadersTimeoutError,
+  fetchTransport,
+  isNode,
+  nodeTransport,
+  readBounded,
+  type UpstreamReply,
+} from './upstream-transport.js';
 
 export const UPSTREAM_DEFAULTS = Object.freeze({
   /** Time allowed for the upstream to answer with headers, ms. */
@@ -38,7 +46,10 @@ export interface UpstreamProviderOptions {
   includeUsage?: boolean;
   headersTimeoutMs?: number;
   inactivityTimeoutMs?: number | null;
-  /** Injected fetch (tests, custom agents); defaults to the global one. */
+  /**
+   * Injected fetch (tests, custom agents). Without one, chat streams use `node:http` on
+   * Node (cheaper per chunk) and the global fetch elsewhere; model lists use the global fetch.
+   */
   fetch?: typeof fetch;
 }
 
@@ -51,6 +62,9 @@ export function createUpstreamProvider(options: UpstreamProviderOptions): ModelP
     );
   }
   const doFetch = options.fetch ?? fetch;
+  // Streams go through node:http on Node unless a fetch was injected (see upstream-transport.ts).
+  const transport =
+    options.fetch === undefined && isNode() ? nodeTransport() : fetchTransport(doFetch);
   const includeUsage = options.includeUsage ?? UPSTREAM_DEFAULTS.includeUsage;
   const headersTimeout = options.headersTimeoutMs ?? UPSTREAM_DEFAULTS.headersTimeoutMs;
   const inactivity =
@@ -73,56 +87,47 @@ export function createUpstreamProvider(options: UpstreamProviderOptions): ModelP
       const promptTokens = countTokens(request.messages.map((m) => messageText(m)).join('\n'));
 
       // Only the wait for headers is timed: the stream itself may last as long as it needs.
-      const timeout = new AbortController();
-      const timer = setTimeout(() => timeout.abort(), headersTimeout);
-      timer.unref();
-      let response: Response;
+      let reply: UpstreamReply;
       try {
-        response = await doFetch(`${base}/chat/completions`, {
-          method: 'POST',
+        reply = await transport({
+          url: `${base}/chat/completions`,
           headers: {
             ...headers(),
             'content-type': 'application/json',
             accept: 'text/event-stream',
           },
           body: JSON.stringify(body),
-          signal: AbortSignal.any([open.signal, timeout.signal]),
+          signal: open.signal,
+          headersTimeoutMs: headersTimeout,
         });
       } catch (error) {
         if (open.signal.aborted) throw abortReason(open.signal);
-        if (timeout.signal.aborted) {
+        if (error instanceof SluiceError) throw error;
+        if (error instanceof HeadersTimeoutError) {
           throw new SluiceError(
             'llm_upstream_error',
             `The upstream did not answer within ${headersTimeout} ms`,
-            {
-              status: 504,
-              cause: error,
-            },
+            { status: 504, cause: error },
           );
         }
         throw new SluiceError('llm_upstream_error', 'The upstream is unreachable', {
           status: 502,
           cause: error,
         });
-      } finally {
-        clearTimeout(timer);
       }
-      if (!response.ok) throw await errorFromResponse(response);
+      if (reply.status < 200 || reply.status > 299) throw await errorFromReply(reply);
 
-      const type = response.headers.get('content-type') ?? '';
-      if (!response.body)
-        throw new SluiceError('llm_upstream_error', 'The upstream sent no body', { status: 502 });
-      if (type.includes('application/json')) {
+      if (reply.contentType.includes('application/json')) {
         // An upstream that ignored `stream: true`: replay its whole answer as events.
-        const json = await readBounded(response, UPSTREAM_DEFAULTS.maxJsonBodyBytes);
+        const json = await reply.json(UPSTREAM_DEFAULTS.maxJsonBodyBytes);
         const events = completionEvents(json);
         return { promptTokens, [Symbol.asyncIterator]: () => replay(events) };
       }
-      const stream = response.body;
+      const source = reply.stream();
       return {
         promptTokens,
         [Symbol.asyncIterator]: () =>
-          readOpenAIStream(stream, { signal: open.signal, inactivityTimeoutMs: inactivity }),
+          new OpenAIStreamReader(source, { signal: open.signal, inactivityTimeoutMs: inactivity }),
       };
     },
     async listModels(list = {}): Promise<ModelObject[]> {
@@ -139,7 +144,8 @@ export function createUpstreamProvider(options: UpstreamProviderOptions): ModelP
           await response.body?.cancel();
           return [];
         }
-        const json = await readBounded(response, UPSTREAM_DEFAULTS.maxJsonBodyBytes);
+        if (!response.body) return [];
+        const json = await readBounded(response.body, UPSTREAM_DEFAULTS.maxJsonBodyBytes);
         const data =
           typeof json === 'object' && json !== null && 'data' in json ? json.data : undefined;
         const models: ModelObject[] = [];
@@ -167,45 +173,25 @@ function statusFor(upstream: number): number {
   return [400, 404, 413, 422, 429].includes(upstream) ? upstream : 502;
 }
 
-async function errorFromResponse(response: Response): Promise<SluiceError> {
+async function errorFromReply(reply: UpstreamReply): Promise<SluiceError> {
   let payload: unknown;
   try {
-    payload = await readBounded(response, UPSTREAM_DEFAULTS.maxErrorBodyBytes);
+    payload = await reply.json(UPSTREAM_DEFAULTS.maxErrorBodyBytes);
   } catch {
     payload = undefined;
   }
-  const error = upstreamError(payload, statusFor(response.status));
+  const status = statusFor(reply.status);
   if (payload === undefined) {
-    return new SluiceError('llm_upstream_error', `The upstream answered HTTP ${response.status}`, {
-      status: statusFor(response.status),
-      details: { upstream_status: response.status },
+    return new SluiceError('llm_upstream_error', `The upstream answered HTTP ${reply.status}`, {
+      status,
+      details: { upstream_status: reply.status },
     });
   }
+  const error = upstreamError(payload, status);
   return new SluiceError('llm_upstream_error', error.message, {
     status: error.status ?? 502,
-    details: { ...error.details, upstream_status: response.status },
+    details: { ...error.details, upstream_status: reply.status },
   });
-}
-
-/** Reads at most `max` bytes and parses them as JSON (throws past the cap or on bad JSON). */
-async function readBounded(response: Response, max: number): Promise<unknown> {
-  const reader = response.body?.getReader();
-  if (!reader) return undefined;
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw new SluiceError('llm_upstream_error', `Upstream body exceeds ${max} bytes`, {
-        status: 502,
-      });
-    }
-    parts.push(value);
-  }
-  return JSON.parse(Buffer.concat(parts).toString('utf8')) as unknown;
 }
 
 function completionEvents(json: unknown): ModelEvent[] {

@@ -1,0 +1,160 @@
+/**
+ * A pull source of body bytes that can be read synchronously: `read()` hands out what has
+ * already arrived, and `wait()` asks to be called back once more may be there. The stream
+ * reader polls it, so bytes already received turn into events without a promise, and
+ * nothing is read that the consumer did not ask for (backpressure reaches the socket).
+ *
+ * Two implementations: a Node `IncomingMessage` in paused mode (the upstream request on
+ * Node: `read()` takes its buffered bytes, 'readable' says more came), and any Web
+ * `ReadableStream` (an injected `fetch`, other runtimes): there a `read()` with nothing
+ * buffered starts one `reader.read()`, whose result the next `read()` hands out.
+ */
+import type { IncomingMessage } from 'node:http';
+import { SluiceError } from '../core/errors.js';
+
+/** Returned by `read()` once the body ended normally. */
+export const END: unique symbol = Symbol('end');
+
+export interface ByteSource {
+  /** Bytes received and not yet read; null when none are; `END` at the end. Throws on failure. */
+  read(): Uint8Array | null | typeof END;
+  /** Calls `listener` once, when `read()` may return something else than null. */
+  wait(listener: () => void): void;
+  /** Stops the body: the connection is released (reused when the body was complete). */
+  cancel(reason?: unknown): void;
+}
+
+function truncated(cause?: unknown): SluiceError {
+  return new SluiceError('llm_upstream_truncated', 'The upstream connection closed mid-stream', {
+    status: 502,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/** A Node response body, read in paused mode (`read()`), never flowing. */
+export class NodeByteSource implements ByteSource {
+  readonly #message: IncomingMessage;
+  #listener: (() => void) | undefined;
+  #failure: Error | undefined;
+  #cancelled = false;
+
+  constructor(message: IncomingMessage) {
+    this.#message = message;
+    message.on('readable', this.#notify);
+    message.on('error', this.#onError);
+    message.on('close', this.#onClose);
+  }
+
+  read(): Uint8Array | null | typeof END {
+    if (this.#failure !== undefined) throw this.#failure;
+    const message = this.#message;
+    const chunk = message.read() as Buffer | null;
+    if (chunk !== null) return chunk;
+    // `complete` is set once the parser saw the body's end, after its last bytes were pushed.
+    return message.complete && message.readableLength === 0 ? END : null;
+  }
+
+  wait(listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  cancel(): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#listener = undefined;
+    const message = this.#message;
+    message.off('readable', this.#notify);
+    message.off('close', this.#onClose);
+    if (message.complete && this.#failure === undefined) {
+      // Everything arrived (the usual case after `[DONE]`): consume it so the response
+      // ends and its keep-alive socket goes back to the pool.
+      message.resume();
+    } else {
+      // A generation stopped early: closing the socket is what stops the upstream model.
+      message.destroy();
+    }
+  }
+
+  readonly #notify = (): void => {
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.();
+  };
+
+  readonly #onError = (error: Error): void => {
+    if (this.#cancelled) return;
+    this.#failure ??= this.#message.complete ? error : truncated(error);
+    this.#notify();
+  };
+
+  readonly #onClose = (): void => {
+    if (this.#cancelled || this.#message.complete) return this.#notify();
+    this.#failure ??= truncated();
+    this.#notify();
+  };
+}
+
+/** A Web body: one `reader.read()` at a time, started by a `read()` that found nothing. */
+export class WebByteSource implements ByteSource {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #ready: Uint8Array | typeof END | undefined;
+  #failure: Error | undefined;
+  #pending = false;
+  #released = false;
+  #listener: (() => void) | undefined;
+
+  constructor(body: ReadableStream<Uint8Array>) {
+    this.#reader = body.getReader();
+  }
+
+  read(): Uint8Array | null | typeof END {
+    if (this.#failure !== undefined) throw this.#failure;
+    const ready = this.#ready;
+    if (ready !== undefined) {
+      if (ready !== END) this.#ready = undefined;
+      return ready;
+    }
+    if (!this.#pending && !this.#released) this.#start();
+    return null;
+  }
+
+  wait(listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  cancel(reason?: unknown): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#listener = undefined;
+    // A pending read settles once cancelled; the lock goes when it has.
+    this.#reader.cancel(reason).then(
+      () => this.#reader.releaseLock(),
+      () => undefined,
+    );
+  }
+
+  #start(): void {
+    this.#pending = true;
+    this.#reader.read().then(
+      (result) => {
+        this.#pending = false;
+        if (this.#released) return;
+        if (result.done) this.#ready = END;
+        else this.#ready = result.value;
+        this.#notify();
+      },
+      (error: unknown) => {
+        this.#pending = false;
+        if (this.#released) return;
+        this.#failure = error instanceof Error ? error : new Error(String(error));
+        this.#notify();
+      },
+    );
+  }
+
+  #notify(): void {
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.();
+  }
+}

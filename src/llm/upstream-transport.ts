@@ -1,0 +1,185 @@
+/**
+ * How the upstream provider sends its POST and gets the answer: the status, the content
+ * type, and the body as a `ByteSource` (or whole, bounded, as JSON).
+ *
+ * On Node the request goes through `node:http`/`node:https` with a keep-alive agent per
+ * provider: a streamed answer is then read straight from the response's buffer, without
+ * `fetch`'s Web streams (a promise and several objects per chunk) or its heavier
+ * per-request setup, which were most of sluice's CPU per proxied token. An injected
+ * `fetch`, and runtimes other than Node, use `fetch`.
+ *
+ * Timing: only the wait for the response headers is limited (`headersTimeoutMs`); the
+ * signal aborts the request until the headers came; after that the body's reader owns it.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { SluiceError } from '../core/errors.js';
+import { NodeByteSource, WebByteSource, type ByteSource } from './byte-source.js';
+
+export const UPSTREAM_TRANSPORT_DEFAULTS = Object.freeze({
+  /** Idle keep-alive sockets kept per upstream host. */
+  maxFreeSockets: 256,
+  /** An idle pooled socket is closed after this long, ms (below common server timeouts). */
+  idleSocketTimeoutMs: 4_000,
+});
+
+export interface UpstreamRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  signal: AbortSignal;
+  headersTimeoutMs: number;
+}
+
+export interface UpstreamReply {
+  status: number;
+  contentType: string;
+  /** The body as a byte source for the stream reader (call once, or `json` once). */
+  stream(): ByteSource;
+  /** The whole body parsed as JSON; past `maxBytes` it throws (and the body is dropped). */
+  json(maxBytes: number): Promise<unknown>;
+}
+
+/** Sends one request; rejects with `HeadersTimeoutError`, the signal's reason, or the cause. */
+export type UpstreamTransport = (request: UpstreamRequest) => Promise<UpstreamReply>;
+
+/** The upstream did not send its headers within `headersTimeoutMs`. */
+export class HeadersTimeoutError extends Error {}
+
+/** Node (not Bun or Deno, whose `node:http` is a layer over their own fetch). */
+export function isNode(): boolean {
+  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } })
+    .process?.versions;
+  return versions?.node !== undefined && versions.bun === undefined && !('Deno' in globalThis);
+}
+
+function aborted(): SluiceError {
+  return new SluiceError('aborted', 'The upstream request was aborted');
+}
+
+function tooLarge(max: number): SluiceError {
+  return new SluiceError('llm_upstream_error', `Upstream body exceeds ${max} bytes`, {
+    status: 502,
+  });
+}
+
+export function nodeTransport(): UpstreamTransport {
+  const options = {
+    keepAlive: true,
+    scheduling: 'lifo' as const,
+    maxFreeSockets: UPSTREAM_TRANSPORT_DEFAULTS.maxFreeSockets,
+    timeout: UPSTREAM_TRANSPORT_DEFAULTS.idleSocketTimeoutMs,
+  };
+  const agents = { http: new http.Agent(options), https: new https.Agent(options) };
+  return (request) =>
+    new Promise((resolve, reject) => {
+      const { signal } = request;
+      if (signal.aborted) {
+        reject(aborted());
+        return;
+      }
+      const secure = request.url.startsWith('https:');
+      const send = secure ? https.request : http.request;
+      const req = send(request.url, {
+        method: 'POST',
+        agent: secure ? agents.https : agents.http,
+        headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body) },
+      });
+      const fail = (error: Error): void => {
+        signal.removeEventListener('abort', onAbort);
+        clearTimeout(timer);
+        req.destroy();
+        reject(error);
+      };
+      // The provider answers an abort with the signal's own reason.
+      const onAbort = (): void => fail(aborted());
+      const timer = setTimeout(() => fail(new HeadersTimeoutError()), request.headersTimeoutMs);
+      timer.unref();
+      signal.addEventListener('abort', onAbort, { once: true });
+      // Errors after the answer arrived reach the response (and the body's reader) too.
+      req.on('error', (error) => fail(error));
+      req.once('response', (message) => {
+        signal.removeEventListener('abort', onAbort);
+        clearTimeout(timer);
+        resolve({
+          status: message.statusCode ?? 502,
+          contentType: message.headers['content-type'] ?? '',
+          stream: () => new NodeByteSource(message),
+          json: (maxBytes) => nodeJson(message, maxBytes),
+        });
+      });
+      req.end(request.body);
+    });
+}
+
+function nodeJson(message: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    message.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        message.destroy();
+        reject(tooLarge(maxBytes));
+      } else parts.push(chunk);
+    });
+    message.once('error', reject);
+    message.once('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(parts).toString('utf8')) as unknown);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  });
+}
+
+export function fetchTransport(doFetch: typeof fetch): UpstreamTransport {
+  return async (request) => {
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), request.headersTimeoutMs);
+    timer.unref?.();
+    let response: Response;
+    try {
+      response = await doFetch(request.url, {
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+        signal: AbortSignal.any([request.signal, timeout.signal]),
+      });
+    } catch (error) {
+      if (request.signal.aborted) throw request.signal.reason;
+      if (timeout.signal.aborted) throw new HeadersTimeoutError();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.body)
+      throw new SluiceError('llm_upstream_error', 'The upstream sent no body', { status: 502 });
+    const body = response.body;
+    return {
+      status: response.status,
+      contentType: response.headers.get('content-type') ?? '',
+      stream: () => new WebByteSource(body),
+      json: (maxBytes) => readBounded(body, maxBytes),
+    };
+  };
+}
+
+/** Reads at most `max` bytes and parses them as JSON (throws past the cap or on bad JSON). */
+export async function readBounded(body: ReadableStream<Uint8Array>, max: number): Promise<unknown> {
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      throw tooLarge(max);
+    }
+    parts.push(value);
+  }
+  return JSON.parse(Buffer.concat(parts).toString('utf8')) as unknown;
+}

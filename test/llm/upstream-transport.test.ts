@@ -1,0 +1,123 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isSluiceError } from '../../src/core/errors.js';
+import type { ModelEvent } from '../../src/llm/model.js';
+import { createUpstreamProvider } from '../../src/llm/upstream-provider.js';
+
+/** A raw upstream: `/ok` streams two tokens and [DONE], `/cut` drops the socket mid-body,
+ * `/slow` streams a token every 20 ms until its client goes away. */
+let server: http.Server;
+let base: string;
+let connections = 0;
+let closedEarly = 0;
+const sockets = new Set<Socket>();
+
+const frame = (body: unknown): string => `data: ${JSON.stringify(body)}\n\n`;
+const token = (text: string) => frame({ choices: [{ index: 0, delta: { content: text } }] });
+const finish = frame({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    req.resume();
+    const mode = (req.headers['x-mode'] as string | undefined) ?? 'ok';
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (mode === 'ok') {
+      res.write(token('a'));
+      setTimeout(() => res.end(token('b') + finish + 'data: [DONE]\n\n'), 5);
+    } else if (mode === 'cut') {
+      res.write(token('a'));
+      setTimeout(() => res.socket?.destroy(), 5);
+    } else {
+      const timer = setInterval(() => res.write(token('x')), 20);
+      res.once('close', () => {
+        clearInterval(timer);
+        if (!res.writableFinished) closedEarly++;
+      });
+    }
+  });
+  server.on('connection', (socket: Socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+const request = { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }] };
+
+async function run(
+  provider: ReturnType<typeof createUpstreamProvider>,
+  signal = new AbortController().signal,
+): Promise<{ events: ModelEvent[]; error: unknown }> {
+  const events: ModelEvent[] = [];
+  try {
+    const stream = await provider.open(request, { model: 'm', signal });
+    for await (const event of stream) events.push(event);
+    return { events, error: undefined };
+  } catch (error) {
+    return { events, error };
+  }
+}
+
+for (const transport of ['node:http', 'fetch'] as const) {
+  const make = (mode: string) =>
+    createUpstreamProvider({
+      baseUrl: base,
+      headers: { 'x-mode': mode },
+      ...(transport === 'fetch' ? { fetch: globalThis.fetch } : {}),
+    });
+
+  describe(`upstream provider over ${transport}`, () => {
+    it('streams every event and ends after [DONE]', async () => {
+      const { events, error } = await run(make('ok'));
+      expect(error).toBeUndefined();
+      expect(events).toEqual([
+        { type: 'content', text: 'a' },
+        { type: 'content', text: 'b' },
+        { type: 'finish', reason: 'stop' },
+      ]);
+    });
+
+    it('a connection cut mid-body is an error, never a normal end', async () => {
+      const { events, error } = await run(make('cut'));
+      expect(events).toEqual([{ type: 'content', text: 'a' }]);
+      expect(error).toBeDefined();
+      if (transport === 'node:http')
+        expect(isSluiceError(error) && error.code).toBe('llm_upstream_truncated');
+    });
+
+    it('aborting the signal mid-stream closes the upstream request', async () => {
+      const before = closedEarly;
+      const abort = new AbortController();
+      const provider = make('slow');
+      const stream = await provider.open(request, { model: 'm', signal: abort.signal });
+      let seen = 0;
+      const failure = await (async () => {
+        try {
+          for await (const event of stream)
+            if (event.type === 'content' && ++seen === 2) abort.abort(new Error('stop'));
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect((failure as Error).message).toBe('stop');
+      await expect.poll(() => closedEarly).toBe(before + 1);
+    });
+  });
+}
+
+describe('node:http keep-alive', () => {
+  it('reuses one pooled connection for consecutive streams', async () => {
+    const provider = createUpstreamProvider({ baseUrl: base, headers: { 'x-mode': 'ok' } });
+    const before = connections;
+    for (let i = 0; i < 3; i++) expect((await run(provider)).error).toBeUndefined();
+    expect(connections - before).toBe(1);
+  });
+});
