@@ -1,10 +1,10 @@
 import { assertChannelName } from '../core/channel.js';
 import { SluiceError } from '../core/errors.js';
 import { newEpoch } from '../core/event-id.js';
-import { ChannelRegistry } from './channel-registry.js';
+import { ChannelRegistry, type ChannelState } from './channel-registry.js';
 import { HistoryBuffer, historyEntry, positionId, resolveCursor } from './history-buffer.js';
 import { MemoryPresence } from './memory-presence.js';
-import { MemorySubscription } from './memory-subscription.js';
+import { MemorySubscription, type SubscriptionSource } from './memory-subscription.js';
 import type {
   Broker,
   BrokerMessage,
@@ -87,6 +87,12 @@ export class MemoryBroker implements Broker {
   readonly #now: () => number;
   readonly #channels: ChannelRegistry;
   readonly #presence = new MemoryPresence();
+  /**
+   * What every subscriber of a channel shares: its source (history, epoch, clock) and the
+   * function that detaches an ended subscriber. Built once per channel state, not once per
+   * subscriber (thousands of idle connections on one channel each saved both).
+   */
+  readonly #shared = new WeakMap<ChannelState, ChannelShared>();
   #sequence = 0;
   #closed = false;
 
@@ -168,14 +174,12 @@ export class MemoryBroker implements Broker {
     }
     this.#channels.sweep(this.#now());
     const state = this.#channels.obtain(channel, this.#sequence);
-    const subscription: MemorySubscription = new MemorySubscription(
-      { ...source, history: state.history },
-      {
-        ...base,
-        ...optional('signal', options.signal),
-        onEnd: () => this.#channels.detach(state, subscription),
-      },
-    );
+    const shared = this.#sharedOf(state);
+    const subscription = new MemorySubscription(shared.source, {
+      ...base,
+      ...optional('signal', options.signal),
+      onEnd: shared.detach,
+    });
     this.#channels.attach(state, subscription);
     return subscription;
   }
@@ -212,8 +216,8 @@ export class MemoryBroker implements Broker {
     if (typeof member.clientId !== 'string' || member.clientId.length === 0) {
       throw new SluiceError('invalid_argument', 'join: member.clientId must be a non-empty string');
     }
-    const leave = this.#presence.join(channel, member);
-    return async () => leave();
+    // A bound function, not an async closure: one small object per membership.
+    return leaveAsync.bind(this.#presence.join(channel, member));
   }
 
   async members(channel: string): Promise<PresenceMember[]> {
@@ -272,9 +276,32 @@ export class MemoryBroker implements Broker {
     };
   }
 
+  #sharedOf(state: ChannelState): ChannelShared {
+    let shared = this.#shared.get(state);
+    if (!shared) {
+      const channels = this.#channels;
+      shared = {
+        source: { channel: state.name, epoch: this.epoch, history: state.history, now: this.#now },
+        detach: (subscription) => channels.detach(state, subscription as MemorySubscription),
+      };
+      this.#shared.set(state, shared);
+    }
+    return shared;
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw closedError();
   }
+}
+
+interface ChannelShared {
+  source: SubscriptionSource;
+  detach: (subscription: AsyncIterator<unknown>) => void;
+}
+
+/** `join`'s result: the presence leave (bound as `this`); async, so a failure rejects. */
+async function leaveAsync(this: () => void): Promise<void> {
+  this();
 }
 
 export function createMemoryBroker(options?: MemoryBrokerOptions): MemoryBroker {

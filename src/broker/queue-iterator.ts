@@ -7,11 +7,17 @@ export interface QueueIteratorOptions {
   queueLimit: number;
   /** Aborting ends iteration (the iterator returns, it does not throw). */
   signal?: AbortSignal;
-  /** Runs once when iteration ends for any reason: the owner unregisters the listener here. */
-  onEnd?: () => void;
+  /**
+   * Runs once when iteration ends for any reason: the owner unregisters the listener here.
+   * It receives the iterator, so one function can serve every iterator of an owner.
+   */
+  onEnd?: (iterator: AsyncIterator<unknown>) => void;
   /** Start failed: the first `next()` throws it (e.g. subscribing to a closed broker). */
   error?: SluiceError;
 }
+
+/** What `queue` reads before the first item: empty, and never written to (capacity 0). */
+const EMPTY_RING = new RingBuffer<never>(0);
 
 /**
  * The push-to-pull bridge under every broker stream: the broker pushes with `enqueue()`
@@ -24,7 +30,9 @@ export interface QueueIteratorOptions {
 export abstract class QueueIterator<T, Q = T>
   implements AsyncIterableIterator<T>, PollableIterator<T>
 {
-  protected readonly queue: RingBuffer<Q>;
+  /** Created on the first item: an idle subscriber holds no ring (see `queue`). */
+  #queue: RingBuffer<Q> | undefined;
+  readonly #queueLimit: number;
   #status: 'open' | 'failed' | 'done' = 'open';
   #error: SluiceError | undefined;
   #pending:
@@ -35,11 +43,15 @@ export abstract class QueueIterator<T, Q = T>
     | undefined;
   #readable: (() => void) | undefined;
   readonly #signal: AbortSignal | undefined;
-  readonly #onAbort = (): void => this.end();
-  #onEnd: (() => void) | undefined;
+  /** Only with a signal: consumers that end iteration with `return()` pay for no listener. */
+  readonly #onAbort: (() => void) | undefined;
+  #onEnd: QueueIteratorOptions['onEnd'];
 
   constructor(options: QueueIteratorOptions) {
-    this.queue = new RingBuffer(options.queueLimit);
+    if (!Number.isSafeInteger(options.queueLimit) || options.queueLimit < 0) {
+      throw new RangeError(`queueLimit must be a non-negative integer, got ${options.queueLimit}`);
+    }
+    this.#queueLimit = options.queueLimit;
     this.#onEnd = options.onEnd;
     if (options.error) {
       this.#status = 'failed';
@@ -50,8 +62,18 @@ export abstract class QueueIterator<T, Q = T>
       this.#onEnd = undefined;
     } else if (options.signal) {
       this.#signal = options.signal;
+      this.#onAbort = () => this.end();
       this.#signal.addEventListener('abort', this.#onAbort, { once: true });
     }
+  }
+
+  /**
+   * The bounded queue. Until the first item arrives this is a shared empty ring of capacity
+   * 0, which subclasses may read (`shift`, `at`, `size`) but never fill: only `enqueue`
+   * pushes, and it creates the real ring first; `overflow` only runs on the real, full one.
+   */
+  protected get queue(): RingBuffer<Q> {
+    return this.#queue ?? EMPTY_RING;
   }
 
   /** Still receiving (not ended, not failed). */
@@ -61,13 +83,13 @@ export abstract class QueueIterator<T, Q = T>
 
   /** Items waiting to be pulled. */
   get queued(): number {
-    return this.queue.size;
+    return this.#queue?.size ?? 0;
   }
 
   /** Called by the producer; never blocks. */
   enqueue(item: Q): void {
     if (this.#status !== 'open') return;
-    if (!this.queue.push(item)) this.overflow(item);
+    if (!(this.#queue ??= new RingBuffer(this.#queueLimit)).push(item)) this.overflow(item);
     this.wake();
   }
 
@@ -165,11 +187,11 @@ export abstract class QueueIterator<T, Q = T>
   }
 
   #release(): void {
-    this.queue.clear();
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#queue = undefined;
+    if (this.#onAbort) this.#signal?.removeEventListener('abort', this.#onAbort);
     const onEnd = this.#onEnd;
     this.#onEnd = undefined;
-    onEnd?.();
+    onEnd?.(this);
     this.wake();
   }
 }

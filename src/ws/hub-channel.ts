@@ -71,7 +71,19 @@ export class ChannelSubscription {
   readonly channel: string;
   readonly #host: ChannelHost;
   readonly #policy: ResolvedChannelPolicy;
-  #events: AbortController | undefined;
+  /**
+   * The broker stream being delivered, until stopped or replaced by a new `startEvents`.
+   * Ended with `return()` (the broker contract's "consumer breaks out"), not with an
+   * AbortController: in Node an AbortSignal is an EventTarget with two maps and its own
+   * hidden class, about a kilobyte for each idle connection.
+   */
+  #events: AsyncIterator<SubscriptionItem> | PollableIterator<SubscriptionItem> | undefined;
+  /** Set while `#drain` runs (a publish from inside a delivery must not re-enter it). */
+  #draining = false;
+  /** The polled stream's readable listener: one bound function per subscription. */
+  readonly #onReadable = this.#drain.bind(this);
+  /** Aborts the wait for room of a full `disconnect` connection, while there is one. */
+  #waiting: AbortController | undefined;
   #presence: AbortController | undefined;
   #leave: (() => Promise<void>) | undefined;
 
@@ -92,17 +104,21 @@ export class ChannelSubscription {
 
   /** (Re)starts event delivery, replaying after `since` when given. */
   startEvents(since: string | undefined): void {
-    this.#events?.abort();
-    const controller = new AbortController();
-    this.#events = controller;
+    this.#stopEvents();
     const items = this.#host.options.broker.subscribe(this.channel, {
-      signal: controller.signal,
       // A disconnect channel must never lose silently: if the broker's queue for us
       // overflows while we wait for room, end with slow_consumer and let the client resume.
       overflow: this.#policy.overflow === 'disconnect' ? 'error' : 'resync',
       ...(since === undefined ? {} : { since }),
     });
-    void this.#pump(items, controller.signal);
+    const iterator = items[Symbol.asyncIterator]();
+    this.#events = iterator;
+    if (isPollable(iterator)) {
+      iterator.onReadable(this.#onReadable);
+      this.#drain();
+    } else {
+      void this.#runAsync(iterator);
+    }
   }
 
   /** Sends a presence snapshot, then join/leave changes, until stopped. */
@@ -123,24 +139,28 @@ export class ChannelSubscription {
           this.#host.send({ type: change.type, channel: this.channel, member: change.member });
         }
       } catch (error) {
-        this.#streamError(error, controller.signal);
+        if (!controller.signal.aborted) this.#streamError(error);
       }
     })();
   }
 
   /** Stops delivery and presence and leaves the channel. Idempotent. */
   async stop(): Promise<void> {
-    this.#events?.abort();
+    this.#stopEvents();
     this.#presence?.abort();
     const leave = this.#leave;
     this.#leave = undefined;
     await leave?.();
   }
 
-  #pump(items: AsyncIterable<SubscriptionItem>, signal: AbortSignal): void {
-    const iterator = items[Symbol.asyncIterator]();
-    if (isPollable(iterator)) this.#runPolling(iterator, signal);
-    else void this.#runAsync(iterator, signal);
+  /** Ends the current broker stream, if any; its pump notices it is no longer current. */
+  #stopEvents(): void {
+    const events = this.#events;
+    if (events === undefined) return;
+    this.#events = undefined;
+    this.#waiting?.abort();
+    if (isPollable(events)) events.onReadable(undefined);
+    events.return?.().catch(() => undefined);
   }
 
   /**
@@ -150,87 +170,77 @@ export class ChannelSubscription {
    * readable listener, so publishes meanwhile cost it nothing); the broker's queue then holds
    * what arrives, and its overflow (`error`) ends the stream as a slow consumer on resuming.
    */
-  #runPolling(source: PollableIterator<SubscriptionItem>, signal: AbortSignal): void {
-    let draining = false;
-    let stopped = false;
-    const stop = (release: boolean): void => {
-      if (stopped) return;
-      stopped = true;
-      source.onReadable(undefined);
-      signal.removeEventListener('abort', onAbort);
-      if (release) source.return?.().catch(() => undefined);
-    };
-    // The broker ends the iterator on abort too (which calls `drain`); this only makes sure
-    // the listener goes even if the iterator were to stay silent.
-    const onAbort = (): void => stop(true);
-    const drain = (): void => {
-      if (draining || stopped) return;
-      draining = true;
-      try {
-        for (;;) {
-          if (signal.aborted) return stop(true);
-          const result = source.poll();
-          if (result === undefined) return;
-          if ('error' in result) {
-            stop(false);
-            return this.#streamError(result.error, signal);
-          }
-          if (result.done) {
-            stop(false);
-            // The broker ended the stream without being asked (e.g. it closed).
-            if (!signal.aborted) this.#endedByBroker();
-            return;
-          }
-          const blocked = this.#handle(result.value);
-          if (blocked === undefined) continue;
-          // A full `disconnect` connection: wait for room (or the grace period's end).
+  #drain(): void {
+    const source = this.#events as PollableIterator<SubscriptionItem> | undefined;
+    if (this.#draining || source === undefined) return;
+    this.#draining = true;
+    try {
+      for (;;) {
+        const result = source.poll();
+        if (result === undefined) return;
+        if ('error' in result) {
+          this.#events = undefined;
           source.onReadable(undefined);
-          void this.#waitAndDeliver(blocked, signal).then(
-            (delivered) => {
-              if (!delivered) return stop(true);
-              if (stopped) return;
-              source.onReadable(drain);
-              drain();
-            },
-            (error: unknown) => {
-              stop(true);
-              this.#streamError(error, signal);
-            },
-          );
-          return;
+          return this.#streamError(result.error);
         }
-      } catch (error) {
-        // Never into the publisher: whatever failed here ends this subscription only.
-        stop(true);
-        this.#streamError(error, signal);
-      } finally {
-        draining = false;
+        if (result.done) {
+          this.#events = undefined;
+          source.onReadable(undefined);
+          // The broker ended the stream without being asked (e.g. it closed).
+          return this.#endedByBroker();
+        }
+        const blocked = this.#handle(result.value);
+        if (blocked === undefined) {
+          // Delivering may have closed the connection (or restarted this stream).
+          if (this.#events !== source) return;
+          continue;
+        }
+        // A full `disconnect` connection: wait for room (or the grace period's end).
+        source.onReadable(undefined);
+        void this.#waitAndDeliver(blocked).then(
+          (delivered) => {
+            if (this.#events !== source) return;
+            if (!delivered) return this.#stopEvents();
+            source.onReadable(this.#onReadable);
+            this.#drain();
+          },
+          (error: unknown) => {
+            if (this.#events !== source) return;
+            this.#stopEvents();
+            this.#streamError(error);
+          },
+        );
+        return;
       }
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    source.onReadable(drain);
-    drain();
+    } catch (error) {
+      // Never into the publisher: whatever failed here ends this subscription only.
+      if (this.#events !== source) return;
+      this.#stopEvents();
+      this.#streamError(error);
+    } finally {
+      this.#draining = false;
+    }
   }
 
   /** Any other broker: one awaited `next()` per item. */
-  async #runAsync(iterator: AsyncIterator<SubscriptionItem>, signal: AbortSignal): Promise<void> {
+  async #runAsync(iterator: AsyncIterator<SubscriptionItem>): Promise<void> {
     try {
       for (;;) {
         const result = await iterator.next();
-        if (signal.aborted) {
-          await iterator.return?.();
-          return;
-        }
+        if (this.#events !== iterator) return; // stopped: `#stopEvents` called `return()`
         if (result.done) break;
         const blocked = this.#handle(result.value);
-        if (blocked !== undefined && !(await this.#waitAndDeliver(blocked, signal))) {
-          await iterator.return?.();
+        if (blocked !== undefined && !(await this.#waitAndDeliver(blocked))) {
+          if (this.#events === iterator) this.#stopEvents();
           return;
         }
       }
-      if (!signal.aborted) this.#endedByBroker();
+      this.#events = undefined;
+      this.#endedByBroker();
     } catch (error) {
-      this.#streamError(error, signal);
+      if (this.#events !== iterator) return;
+      this.#events = undefined;
+      this.#streamError(error);
     }
   }
 
@@ -285,8 +295,21 @@ export class ChannelSubscription {
     return this.#host.outbound.offer(item) === 'full' ? item : true;
   }
 
-  /** A `disconnect` channel's full connection: wait for room, at most `slowConsumerTimeout`. */
-  async #waitAndDeliver(item: OutboundItem, signal: AbortSignal): Promise<boolean> {
+  /**
+   * A `disconnect` channel's full connection: wait for room, at most `slowConsumerTimeout`.
+   * The wait's abort controller exists only meanwhile (stopping the stream aborts it).
+   */
+  async #waitAndDeliver(item: OutboundItem): Promise<boolean> {
+    const controller = new AbortController();
+    this.#waiting = controller;
+    try {
+      return await this.#waitForRoom(item, controller.signal);
+    } finally {
+      if (this.#waiting === controller) this.#waiting = undefined;
+    }
+  }
+
+  async #waitForRoom(item: OutboundItem, signal: AbortSignal): Promise<boolean> {
     const data = item.data;
     const outbound = this.#host.outbound;
     const timeout = this.#host.options.slowConsumerTimeout;
@@ -318,8 +341,7 @@ export class ChannelSubscription {
     }
   }
 
-  #streamError(error: unknown, signal: AbortSignal): void {
-    if (signal.aborted) return;
+  #streamError(error: unknown): void {
     if (isSluiceError(error, 'slow_consumer')) this.#host.slowConsumer();
     else this.#host.fail(error);
   }

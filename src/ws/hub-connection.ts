@@ -4,7 +4,7 @@
  * queue, the channel subscriptions and every timer, all of which end with the socket.
  */
 import type { Duplex } from 'node:stream';
-import type { RawData, WebSocket } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import type { Principal } from '../core/auth.js';
 import { isSluiceError } from '../core/errors.js';
 import { CLOSE_CODES, closeReason } from './close-codes.js';
@@ -20,6 +20,7 @@ import {
   type WireCodec,
 } from './protocol.js';
 import { parseClientMessage } from './protocol-parse.js';
+import { SubscriptionTable } from './subscription-table.js';
 
 /** Counters the hub aggregates across connections (cumulative). */
 export interface HubCounters {
@@ -31,10 +32,49 @@ export interface HubCounters {
   conflated: number;
 }
 
+/** What every connection of a hub shares with it (one object per hub, not per connection). */
+export interface HubShared {
+  readonly counters: HubCounters;
+  /** Called once a connection closed and every subscription was torn down. */
+  connectionClosed(connection: HubConnection): void;
+}
+
+/**
+ * The hub's WebSocket class (ws's `WebSocket` server option): it points back at its
+ * connection, so the event listeners below are shared by every socket instead of four
+ * closures per connection.
+ */
+export class HubSocket extends WebSocket {
+  connection: HubConnection | undefined = undefined;
+}
+
+/** ws calls listeners with the socket as `this`: always a HubSocket in the hub. */
+const connectionOf = (ws: WebSocket): HubConnection | undefined => (ws as HubSocket).connection;
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  connectionOf(this)?.receive(data, isBinary);
+}
+
+function onPong(this: WebSocket): void {
+  connectionOf(this)?.alive();
+}
+
+function onError(this: WebSocket, error: Error & { code?: string }): void {
+  // WS_ERR_* are the peer's protocol faults (oversized or invalid frames): ws closes with the
+  // matching code itself; they are not server errors.
+  const connection = connectionOf(this);
+  if (connection && !error.code?.startsWith('WS_ERR_')) {
+    connection.options.onError(error, { clientId: connection.id });
+  }
+}
+
+function onClose(this: WebSocket): void {
+  void connectionOf(this)?.cleanup();
+}
+
 /** The longest a timer may be armed for (setTimeout's limit); later expiries re-arm. */
 const MAX_TIMER = 2 ** 31 - 1;
-/** `WebSocket.OPEN`, as a constant: `ws` is imported for types only. */
-const OPEN = 1;
+const OPEN = WebSocket.OPEN;
 
 /**
  * Writes complete frames (see ws-frame.ts) to the upgraded socket as they are, in order
@@ -42,10 +82,10 @@ const OPEN = 1;
  * an object literal with closures: one small object per connection.
  */
 class SocketSink implements OutboundSink {
-  readonly #ws: WebSocket;
+  readonly #ws: HubSocket;
   readonly #socket: Duplex;
 
-  constructor(ws: WebSocket, socket: Duplex) {
+  constructor(ws: HubSocket, socket: Duplex) {
     this.#ws = ws;
     this.#socket = socket;
   }
@@ -79,23 +119,26 @@ export class HubConnection implements ChannelHost, RequestContext {
   readonly codec: WireCodec;
   readonly options: ResolvedHubOptions;
   readonly outbound: OutboundQueue;
-  readonly subscriptions = new Map<string, ChannelSubscription>();
-  /** Resolves once the socket closed and every subscription was torn down. */
-  readonly closed: Promise<void>;
-  readonly #ws: WebSocket;
-  readonly #counters: HubCounters;
+  readonly subscriptions = new SubscriptionTable<ChannelSubscription>();
+  readonly #ws: HubSocket;
+  readonly #shared: HubShared;
   readonly #guard: InboundGuard;
   #alive = true;
   #closing = false;
   #cleanedUp = false;
+  /** Cleanup finished: `closed` is settled from here on. */
+  #finished = false;
   #pending = 0;
+  /** The request chain; back to the shared resolved promise whenever it runs empty. */
   #chain: Promise<void> = RESOLVED;
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
-  #resolveClosed!: () => void;
+  /** `closed`, created only when someone asks (the hub only does when it shuts down). */
+  #closed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
 
   constructor(
-    ws: WebSocket,
+    ws: HubSocket,
     init: {
       id: string;
       principal: Principal;
@@ -104,15 +147,15 @@ export class HubConnection implements ChannelHost, RequestContext {
       /** The upgraded socket `ws` runs on: complete frames are written to it directly. */
       socket: Duplex;
     },
-    counters: HubCounters,
+    shared: HubShared,
   ) {
     this.#ws = ws;
+    ws.connection = this;
     this.id = init.id;
     this.principal = init.principal;
     this.codec = init.codec;
     this.options = init.options;
-    this.#counters = counters;
-    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#shared = shared;
     this.#guard = new InboundGuard(init.options);
     this.outbound = new OutboundQueue(new SocketSink(ws, init.socket), {
       maxBytes: init.options.maxBufferedBytes,
@@ -120,17 +163,19 @@ export class HubConnection implements ChannelHost, RequestContext {
     });
   }
 
+  /** Resolves once the socket closed and every subscription was torn down. */
+  get closed(): Promise<void> {
+    if (this.#finished) return RESOLVED;
+    return (this.#closed ??= new Promise((resolve) => (this.#resolveClosed = resolve)));
+  }
+
   /** Sends the welcome and starts listening. */
   start(): void {
     const ws = this.#ws;
-    ws.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
-    ws.on('pong', () => (this.#alive = true));
-    ws.on('error', (error: Error & { code?: string }) => {
-      // WS_ERR_* are the peer's protocol faults (oversized or invalid frames): ws closes
-      // with the matching code itself; they are not server errors.
-      if (!error.code?.startsWith('WS_ERR_')) this.options.onError(error, { clientId: this.id });
-    });
-    ws.on('close', () => void this.#cleanup());
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('error', onError);
+    ws.on('close', onClose);
     this.send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -146,7 +191,7 @@ export class HubConnection implements ChannelHost, RequestContext {
   heartbeat(): void {
     if (this.#closing) return;
     if (!this.#alive) {
-      this.#counters.heartbeatTimeouts++;
+      this.#shared.counters.heartbeatTimeouts++;
       this.terminate();
       return;
     }
@@ -163,7 +208,7 @@ export class HubConnection implements ChannelHost, RequestContext {
 
   slowConsumer(): void {
     if (this.#closing) return;
-    this.#counters.slowConsumerDisconnects++;
+    this.#shared.counters.slowConsumerDisconnects++;
     this.close(CLOSE_CODES.SLOW_CONSUMER);
   }
 
@@ -206,7 +251,13 @@ export class HubConnection implements ChannelHost, RequestContext {
     });
   }
 
-  #onFrame(data: RawData, isBinary: boolean): void {
+  /** A pong: the peer is alive (see `heartbeat`). */
+  alive(): void {
+    this.#alive = true;
+  }
+
+  /** A data frame from the peer: one message or a batch. */
+  receive(data: RawData, isBinary: boolean): void {
     this.#alive = true;
     if (this.#closing) return;
     let values: unknown[];
@@ -246,7 +297,7 @@ export class HubConnection implements ChannelHost, RequestContext {
       .then(task)
       .catch((error: unknown) => this.replyError(error))
       .finally(() => {
-        this.#pending--;
+        if (--this.#pending === 0) this.#chain = RESOLVED; // nothing left to chain after
         if (this.#ws.isPaused && this.#pending <= this.options.maxPendingMessages / 2) {
           this.#ws.resume();
         }
@@ -254,13 +305,13 @@ export class HubConnection implements ChannelHost, RequestContext {
   }
 
   #invalidMessage(error: unknown): void {
-    this.#counters.invalidMessages++;
+    this.#shared.counters.invalidMessages++;
     if (this.#guard.invalid(error) === 'close') this.close(CLOSE_CODES.BAD_CLIENT);
     else this.replyError(error, readableRequestId(error));
   }
 
   #rateLimited(value: unknown, admission: 'reject' | 'close'): void {
-    this.#counters.rateLimited++;
+    this.#shared.counters.rateLimited++;
     if (admission === 'close') {
       this.close(CLOSE_CODES.RATE_LIMITED);
       return;
@@ -286,24 +337,29 @@ export class HubConnection implements ChannelHost, RequestContext {
     this.#expiryTimer.unref();
   }
 
-  async #cleanup(): Promise<void> {
+  /** The socket closed: stops timers, drops the backlog, leaves every channel. */
+  async cleanup(): Promise<void> {
     if (this.#cleanedUp) return;
     this.#cleanedUp = true;
     this.#closing = true;
     clearTimeout(this.#closeTimer);
     clearTimeout(this.#expiryTimer);
     const stats = this.outbound.stats();
-    this.#counters.dropped += stats.dropped;
-    this.#counters.conflated += stats.conflated;
+    const counters = this.#shared.counters;
+    counters.dropped += stats.dropped;
+    counters.conflated += stats.conflated;
     this.outbound.close();
-    const subscriptions = [...this.subscriptions.values()];
+    const subscriptions = this.subscriptions.values();
     this.subscriptions.clear();
     // Presence must be right after abrupt disconnects: every membership is left here.
     const results = await Promise.allSettled(subscriptions.map((sub) => sub.stop()));
     for (const result of results) {
       if (result.status === 'rejected') this.options.onError(result.reason, { clientId: this.id });
     }
-    this.#resolveClosed();
+    this.#finished = true;
+    this.#ws.connection = undefined;
+    this.#resolveClosed?.();
+    this.#shared.connectionClosed(this);
   }
 
   get isClosing(): boolean {

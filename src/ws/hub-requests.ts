@@ -16,9 +16,10 @@ import type {
 } from './protocol.js';
 import { assertJsonData } from './protocol-parse.js';
 import { checkSchema } from './standard-schema.js';
+import type { SubscriptionTable } from './subscription-table.js';
 
 export interface RequestContext extends ChannelHost {
-  readonly subscriptions: Map<string, ChannelSubscription>;
+  readonly subscriptions: SubscriptionTable<ChannelSubscription>;
   readonly isClosing: boolean;
   replyError(error: unknown, rid?: RequestId, channel?: string): void;
 }
@@ -70,7 +71,7 @@ async function subscribe(ctx: RequestContext, message: SubscribeMessage): Promis
       );
     }
     subscription = new ChannelSubscription(ctx, channel, ctx.options.policyFor(channel));
-    ctx.subscriptions.set(channel, subscription);
+    ctx.subscriptions.set(subscription);
     try {
       await subscription.join();
     } catch (error) {

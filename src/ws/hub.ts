@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type Server as WsServer } from 'ws';
 import type { Principal } from '../core/auth.js';
 import { SluiceError, isSluiceError } from '../core/errors.js';
 import { CLOSE_CODES } from './close-codes.js';
-import { HubConnection, type HubCounters } from './hub-connection.js';
+import { HubConnection, HubSocket, type HubShared } from './hub-connection.js';
 import {
   resolveHubOptions,
   type ResolvedHubOptions,
@@ -59,18 +59,21 @@ type RejectReason = keyof WebSocketHubStats['rejectedUpgrades'];
 class Hub implements WebSocketHub {
   readonly path: string;
   readonly #options: ResolvedHubOptions;
-  readonly #wss: WebSocketServer;
+  readonly #wss: WsServer<typeof HubSocket>;
   readonly #connections = new Set<HubConnection>();
   readonly #pending = new Set<Promise<void>>();
   readonly #protocols = new WeakMap<IncomingMessage, string>();
   readonly #heartbeat: ReturnType<typeof setInterval> | undefined;
-  readonly #counters: HubCounters = {
-    slowConsumerDisconnects: 0,
-    heartbeatTimeouts: 0,
-    rateLimited: 0,
-    invalidMessages: 0,
-    dropped: 0,
-    conflated: 0,
+  readonly #shared: HubShared = {
+    counters: {
+      slowConsumerDisconnects: 0,
+      heartbeatTimeouts: 0,
+      rateLimited: 0,
+      invalidMessages: 0,
+      dropped: 0,
+      conflated: 0,
+    },
+    connectionClosed: (connection) => this.#connections.delete(connection),
   };
   readonly #rejected: WebSocketHubStats['rejectedUpgrades'] = {
     origin: 0,
@@ -86,12 +89,13 @@ class Hub implements WebSocketHub {
   constructor(options: WebSocketHubOptions) {
     this.#options = resolveHubOptions(options);
     this.path = this.#options.path;
-    this.#wss = new WebSocketServer({
+    this.#wss = new WebSocketServer<typeof HubSocket>({
       noServer: true,
       clientTracking: false,
       maxPayload: this.#options.maxPayload,
       // Compression stays off: per-connection zlib state is the classic memory blow-up.
       perMessageDeflate: false,
+      WebSocket: HubSocket,
       handleProtocols: (_offered, request) => this.#protocols.get(request) ?? false,
     });
     const interval = this.#options.heartbeatInterval;
@@ -197,17 +201,16 @@ class Hub implements WebSocketHub {
   }
 
   #accept(
-    ws: WebSocket,
+    ws: HubSocket,
     socket: Duplex,
     { principal, negotiated }: { principal: Principal; negotiated: Negotiated },
   ): void {
     const connection = new HubConnection(
       ws,
       { id: randomUUID(), principal, codec: negotiated.codec, options: this.#options, socket },
-      this.#counters,
+      this.#shared,
     );
     this.#connections.add(connection);
-    void connection.closed.then(() => this.#connections.delete(connection));
     connection.start();
     if (this.#closing) connection.close(CLOSE_CODES.GOING_AWAY);
   }
@@ -231,8 +234,9 @@ class Hub implements WebSocketHub {
     let bufferedBytes = 0;
     let maxConnectionBufferedBytes = 0;
     let queuedMessages = 0;
-    let dropped = this.#counters.dropped;
-    let conflated = this.#counters.conflated;
+    const counters = this.#shared.counters;
+    let dropped = counters.dropped;
+    let conflated = counters.conflated;
     for (const connection of this.#connections) {
       const outbound = connection.outbound.stats();
       subscriptions += connection.subscriptions.size;
@@ -251,10 +255,10 @@ class Hub implements WebSocketHub {
       queuedMessages,
       dropped,
       conflated,
-      slowConsumerDisconnects: this.#counters.slowConsumerDisconnects,
-      heartbeatTimeouts: this.#counters.heartbeatTimeouts,
-      rateLimited: this.#counters.rateLimited,
-      invalidMessages: this.#counters.invalidMessages,
+      slowConsumerDisconnects: counters.slowConsumerDisconnects,
+      heartbeatTimeouts: counters.heartbeatTimeouts,
+      rateLimited: counters.rateLimited,
+      invalidMessages: counters.invalidMessages,
       rejectedUpgrades: { ...this.#rejected },
     };
   }

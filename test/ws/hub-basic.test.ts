@@ -94,6 +94,8 @@ describe.each<WireFormat>(['json', 'msgpack'])('hub over %s', (format) => {
     expect(await client.request({ type: 'unsubscribe', channel: 'c', rid: 2 })).toMatchObject({
       type: 'ack',
     });
+    // The broker stream ended with the subscription (no abort signal: `return()`).
+    expect(fixture.broker.stats().subscribers).toBe(0);
     expect(await client.request({ type: 'unsubscribe', channel: 'c', rid: 3 })).toMatchObject({
       type: 'error',
       code: 'ws_not_subscribed',
@@ -105,6 +107,12 @@ describe.each<WireFormat>(['json', 'msgpack'])('hub over %s', (format) => {
     await client.request({ type: 'subscribe', channel: 'c', since: first, rid: 5 });
     expect((await client.next('event')).data).toBe('missed');
     expect(fixture.hub.stats().subscriptions).toBe(1);
+    // The restart replaced the stream: one broker subscriber, and each event arrives once.
+    expect(fixture.broker.stats().subscribers).toBe(1);
+    await fixture.broker.publish('c', { data: 'once' });
+    client.send({ type: 'ping', rid: 6 });
+    await client.next('pong'); // answered after the event was written
+    expect(client.inbox.filter((m) => m.type === 'event' && m.data === 'once')).toHaveLength(1);
   });
 
   it('handles batched frames in order and answers pings', async () => {
