@@ -98,11 +98,24 @@ export class ChunkBuilder {
   readonly id: string;
   readonly model: string;
   readonly created: number;
+  /** `JSON.stringify` of a delta chunk up to its choices, the same for every chunk. */
+  readonly #head: string;
 
   constructor(options: ChunkBuilderOptions) {
     this.id = options.id;
     this.model = options.model;
     this.created = options.created;
+    const base = JSON.stringify(this.#base());
+    this.#head = `${base.slice(0, base.length - '[]}'.length)}[{"index":0,"delta":`;
+  }
+
+  /**
+   * `JSON.stringify(this.delta(delta, usage))`, with only the delta serialised: the
+   * envelope (id, model…) is the same on every chunk of a generation.
+   */
+  deltaJson(delta: ChunkDelta, usage?: null): string {
+    const tail = usage === null ? ',"usage":null}' : '}';
+    return `${this.#head}${JSON.stringify(fixContent(delta))},"logprobs":null,"finish_reason":null}]${tail}`;
   }
 
   /** A chunk carrying one (possibly merged) delta. */

@@ -11,6 +11,7 @@
  */
 import type { SubscriptionItem } from '../broker/types.js';
 import { SluiceError } from '../core/errors.js';
+import { isPollable, type PollResult, type PollableIterator } from '../core/pollable.js';
 import type { SseFields } from '../sse/encoder.js';
 import { GEN_EVENTS, type Generation } from './generation.js';
 import { openAIErrorBody } from './openai-error.js';
@@ -46,7 +47,17 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
       [Symbol.asyncIterator]();
     if (this.#signal?.aborted) this.#end();
     else this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+    // With a pollable subscription (the memory broker's) the reader is pollable too: the SSE
+    // pump then writes each chunk from inside the generation's publish, with no promise.
+    const subscription = this.#subscription;
+    if (isPollable(subscription)) {
+      this.poll = () => this.#poll(subscription);
+      this.onReadable = (listener) => subscription.onReadable(listener);
+    }
   }
+
+  poll: (() => PollResult<SseFields> | undefined) | undefined;
+  onReadable: ((listener: (() => void) | undefined) => void) | undefined;
 
   [Symbol.asyncIterator](): this {
     return this;
@@ -62,25 +73,47 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
         throw error;
       }
       if (item.done) break;
-      const value = item.value;
-      if (value.type === 'gap') {
-        // The cursor cannot be honoured exactly: say so rather than replay a partial answer.
-        this.#end();
-        const error = new SluiceError(
-          'invalid_cursor',
-          `Cannot resume generation ${this.#generation.id} after that event id (${value.reason})`,
-          { status: 400 },
-        );
-        return { done: false, value: { data: JSON.stringify(openAIErrorBody(error)) } };
-      }
-      const { message } = value;
-      if (message.event === GEN_EVENTS.start) continue;
-      const data = typeof message.data === 'string' ? message.data : JSON.stringify(message.data);
-      if (message.event === GEN_EVENTS.done || message.event === GEN_EVENTS.error) this.#end();
-      return { done: false, value: { id: message.id, data } };
+      const fields = this.#fields(item.value);
+      if (fields) return { done: false, value: fields };
     }
     this.#end();
     return { done: true, value: undefined };
+  }
+
+  /** `PollableIterator` (set when the subscription is pollable): what is ready now. */
+  #poll(subscription: PollableIterator<SubscriptionItem>): PollResult<SseFields> | undefined {
+    while (!this.#ended) {
+      const item = subscription.poll();
+      if (item === undefined) return undefined;
+      if ('error' in item) {
+        this.#end();
+        return item;
+      }
+      if (item.done) break;
+      const fields = this.#fields(item.value);
+      if (fields) return { done: false, value: fields };
+    }
+    this.#end();
+    return { done: true, value: undefined };
+  }
+
+  /** The SSE event for one subscription item; undefined for the start marker. */
+  #fields(value: SubscriptionItem): SseFields | undefined {
+    if (value.type === 'gap') {
+      // The cursor cannot be honoured exactly: say so rather than replay a partial answer.
+      this.#end();
+      const error = new SluiceError(
+        'invalid_cursor',
+        `Cannot resume generation ${this.#generation.id} after that event id (${value.reason})`,
+        { status: 400 },
+      );
+      return { data: JSON.stringify(openAIErrorBody(error)) };
+    }
+    const { message } = value;
+    if (message.event === GEN_EVENTS.start) return undefined;
+    const data = typeof message.data === 'string' ? message.data : JSON.stringify(message.data);
+    if (message.event === GEN_EVENTS.done || message.event === GEN_EVENTS.error) this.#end();
+    return { id: message.id, data };
   }
 
   async return(): Promise<IteratorResult<SseFields>> {

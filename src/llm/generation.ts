@@ -19,6 +19,7 @@
  */
 import type { Broker } from '../broker/types.js';
 import { SluiceError } from '../core/errors.js';
+import { isPollable, type PollableIterator } from '../core/pollable.js';
 import { ChunkBuilder, DeltaBuffer } from './chunk-builder.js';
 import {
   ABANDONED_MESSAGE,
@@ -39,6 +40,13 @@ export { GEN_EVENTS, type GenerationOptions, type GenerationStatus, type Generat
 const TERMINAL_RESERVE = 5;
 
 type Next = IteratorResult<ModelEvent> | 'flush' | 'stop';
+
+/** What the producer loop found out: how the model ended, or why it stopped. */
+interface Run {
+  finish: FinishReason | undefined;
+  capped: boolean;
+  failure: unknown;
+}
 
 export class Generation {
   readonly id: string;
@@ -147,15 +155,96 @@ export class Generation {
 
   async #produce(): Promise<void> {
     const iterator = this.#o.stream[Symbol.asyncIterator]();
+    const run: Run = { finish: undefined, capped: false, failure: undefined };
+    try {
+      if (isPollable(iterator)) await this.#pollLoop(iterator, run);
+      else await this.#raceLoop(iterator, run);
+    } catch (error) {
+      run.failure = error;
+    }
+    // Stop the model in every case (a no-op when it already finished), then close it.
+    if (!this.#o.abort.signal.aborted)
+      this.#o.abort.abort(new SluiceError('aborted', 'Generation ended'));
+    await iterator.return?.().catch(() => undefined);
+    clearTimeout(this.#graceTimer);
+    await this.#end(run.finish, run.capped, run.failure).catch(() => undefined);
+  }
+
+  /**
+   * One model event. Returns true when the generation hit its event cap and must stop.
+   * Deltas are published at once, or held for the coalescing interval.
+   */
+  async #take(event: ModelEvent, run: Run): Promise<boolean> {
+    this.#counter.add(event);
+    if (event.type === 'content' || event.type === 'tool_call') {
+      this.#buffer.add(event);
+      if (this.#flushDelay() === 0) await this.#flush();
+      if (this.#published >= this.#o.maxEvents - TERMINAL_RESERVE) {
+        run.capped = true;
+        return true;
+      }
+    } else if (event.type === 'finish') {
+      run.finish = event.reason;
+    }
+    return false;
+  }
+
+  /**
+   * A pollable model (the upstream reader): events already received are taken without a
+   * promise each; the loop sleeps only when none is ready, until the model has more, the
+   * generation is stopped, or a coalesced delta is due.
+   */
+  async #pollLoop(source: PollableIterator<ModelEvent>, run: Run): Promise<void> {
     const signal = this.#o.abort.signal;
+    let wake: (() => void) | undefined;
+    const notify = (): void => {
+      const resolve = wake;
+      wake = undefined;
+      resolve?.();
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    signal.addEventListener('abort', notify, { once: true });
+    source.onReadable(notify);
+    try {
+      for (;;) {
+        // Checked first: a cancel wins over a token that is ready.
+        if (signal.aborted) return;
+        const result = source.poll();
+        if (result === undefined) {
+          const wait = this.#flushDelay();
+          if (wait === 0) {
+            await this.#flush();
+            continue;
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            if (wait === undefined) return;
+            timer = setTimeout(notify, wait);
+            timer.unref?.();
+          });
+          clearTimeout(timer);
+          continue;
+        }
+        if ('error' in result) throw result.error;
+        if (result.done) return;
+        if (await this.#take(result.value, run)) return;
+      }
+    } finally {
+      clearTimeout(timer);
+      source.onReadable(undefined);
+      signal.removeEventListener('abort', notify);
+    }
+  }
+
+  /** Any other model: `next()` raced against the stop signal and the coalescing timer. */
+  async #raceLoop(iterator: AsyncIterator<ModelEvent>, run: Run): Promise<void> {
+    const signal = this.#o.abort.signal;
+    let onAbort: (() => void) | undefined;
     const stopped = new Promise<'stop'>((resolve) => {
       if (signal.aborted) resolve('stop');
-      else signal.addEventListener('abort', () => resolve('stop'), { once: true });
+      else signal.addEventListener('abort', (onAbort = () => resolve('stop')), { once: true });
     });
     let pending: Promise<IteratorResult<ModelEvent>> | undefined;
-    let finish: FinishReason | undefined;
-    let capped = false;
-    let failure: unknown;
     try {
       for (;;) {
         pending ??= iterator.next();
@@ -166,36 +255,19 @@ export class Generation {
         if (timer) races.push(timer.promise.then(() => 'flush' as const));
         const next = await Promise.race(races);
         timer?.cancel();
-        if (next === 'stop') break;
+        if (next === 'stop') return;
         if (next === 'flush') {
           await this.#flush();
           continue;
         }
         pending = undefined;
-        if (next.done) break;
-        const event = next.value;
-        this.#counter.add(event);
-        if (event.type === 'content' || event.type === 'tool_call') {
-          this.#buffer.add(event);
-          if (this.#flushDelay() === 0) await this.#flush();
-          if (this.#published >= this.#o.maxEvents - TERMINAL_RESERVE) {
-            capped = true;
-            break;
-          }
-        } else if (event.type === 'finish') {
-          finish = event.reason;
-        }
+        if (next.done) return;
+        if (await this.#take(next.value, run)) return;
       }
-    } catch (error) {
-      failure = error;
+    } finally {
+      pending?.catch(() => undefined);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
-    // Stop the model in every case (a no-op when it already finished), then close it.
-    if (!this.#o.abort.signal.aborted)
-      this.#o.abort.abort(new SluiceError('aborted', 'Generation ended'));
-    pending?.catch(() => undefined);
-    await iterator.return?.().catch(() => undefined);
-    clearTimeout(this.#graceTimer);
-    await this.#end(finish, capped, failure).catch(() => undefined);
   }
 
   /** ms to wait before the pending delta may be published; undefined when nothing is pending. */
@@ -208,7 +280,8 @@ export class Generation {
 
   async #flush(): Promise<void> {
     const delta = this.#buffer.take();
-    if (delta) await this.#publishChunk(this.#builder.delta(delta, this.#usageField()));
+    if (delta)
+      await this.#publish(GEN_EVENTS.chunk, this.#builder.deltaJson(delta, this.#usageField()));
   }
 
   #usageField(): null | undefined {

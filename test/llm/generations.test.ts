@@ -137,6 +137,19 @@ describe('generations outlive the request', () => {
     expect(b.data.length).toBeLessThan(150);
   });
 
+  it('coalescing also merges deltas from an upstream model (the pollable reader)', async () => {
+    const back = await start();
+    const plain = await start({ upstream: { baseUrl: back.baseURL } });
+    const merged = await start({ upstream: { baseUrl: back.baseURL }, coalesceMs: 40 });
+    const payload = chat('fast [mock:tokens=300] [mock:tps=2000]', { stream: true, seed: 4 });
+    const a = await readSse(await post(plain, payload));
+    const b = await readSse(await post(merged, payload));
+    expect(contentOf(b.data)).toBe(contentOf(a.data));
+    expect(a.data.length).toBeGreaterThan(300);
+    expect(b.data.length).toBeLessThan(150);
+    expect(merged.usage.at(-1)!.status).toBe('completed');
+  });
+
   it('the per-generation event cap ends the answer with finish_reason length', async () => {
     const server = await start({ maxEventsPerGeneration: 20 });
     const response = await post(server, chat('cap [mock:tokens=100]', { stream: true }));
