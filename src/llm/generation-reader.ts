@@ -27,7 +27,6 @@ export interface GenerationReaderOptions {
 
 export class GenerationReader implements AsyncIterableIterator<SseFields> {
   readonly #generation: Generation;
-  readonly #stop = new AbortController();
   readonly #subscription: AsyncIterator<SubscriptionItem>;
   readonly #detach: () => void;
   readonly #signal: AbortSignal | undefined;
@@ -40,10 +39,9 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
     this.#signal = options.signal;
     const since = options.since ?? generation.startId;
     this.#subscription = generation.broker
-      .subscribe(generation.channel, {
-        ...(since === undefined ? {} : { since }),
-        signal: this.#stop.signal,
-      })
+      // No signal: `return()` ends a subscription (the Broker contract), and an
+      // AbortController per reader is an EventTarget and an AbortError for nothing.
+      .subscribe(generation.channel, since === undefined ? {} : { since })
       [Symbol.asyncIterator]();
     if (this.#signal?.aborted) this.#end();
     else this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -125,7 +123,6 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
     if (this.#ended) return;
     this.#ended = true;
     this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#stop.abort();
     void this.#subscription.return?.().catch(() => undefined);
     this.#detach();
   }

@@ -19,7 +19,7 @@
  */
 import type { Broker } from '../broker/types.js';
 import { SluiceError } from '../core/errors.js';
-import { isPollable, type PollableIterator } from '../core/pollable.js';
+import { isPollable } from '../core/pollable.js';
 import { ChunkBuilder, DeltaBuffer } from './chunk-builder.js';
 import {
   ABANDONED_MESSAGE,
@@ -33,13 +33,12 @@ import type { ModelEvent } from './model.js';
 import { openAIErrorBody } from './openai-error.js';
 import type { ChatCompletionChunk, FinishReason } from './openai-types.js';
 import { OutputAssembler } from './output-assembler.js';
+import { pollLoop, raceLoop, type ProducerStep } from './generation-producer.js';
 
 export { GEN_EVENTS, type GenerationOptions, type GenerationStatus, type GenerationSummary };
 
 /** Messages kept back from `maxEvents` for the terminal ones (flush, role, finish, usage, end). */
 const TERMINAL_RESERVE = 5;
-
-type Next = IteratorResult<ModelEvent> | 'flush' | 'stop';
 
 /** What the producer loop found out: how the model ended, or why it stopped. */
 interface Run {
@@ -47,6 +46,9 @@ interface Run {
   capped: boolean;
   failure: unknown;
 }
+
+/** The abort reason of a generation that ended by itself (one instance: no stack per end). */
+const ENDED = new SluiceError('aborted', 'Generation ended');
 
 export class Generation {
   readonly id: string;
@@ -157,14 +159,19 @@ export class Generation {
     const iterator = this.#o.stream[Symbol.asyncIterator]();
     const run: Run = { finish: undefined, capped: false, failure: undefined };
     try {
-      if (isPollable(iterator)) await this.#pollLoop(iterator, run);
-      else await this.#raceLoop(iterator, run);
+      const step: ProducerStep = {
+        signal: this.#o.abort.signal,
+        take: (event) => this.#take(event, run),
+        flushDelay: () => this.#flushDelay(),
+        flush: () => this.#flush(),
+      };
+      if (isPollable(iterator)) await pollLoop(iterator, step);
+      else await raceLoop(iterator, step);
     } catch (error) {
       run.failure = error;
     }
     // Stop the model in every case (a no-op when it already finished), then close it.
-    if (!this.#o.abort.signal.aborted)
-      this.#o.abort.abort(new SluiceError('aborted', 'Generation ended'));
+    if (!this.#o.abort.signal.aborted) this.#o.abort.abort(ENDED);
     await iterator.return?.().catch(() => undefined);
     clearTimeout(this.#graceTimer);
     await this.#end(run.finish, run.capped, run.failure).catch(() => undefined);
@@ -187,87 +194,6 @@ export class Generation {
       run.finish = event.reason;
     }
     return false;
-  }
-
-  /**
-   * A pollable model (the upstream reader): events already received are taken without a
-   * promise each; the loop sleeps only when none is ready, until the model has more, the
-   * generation is stopped, or a coalesced delta is due.
-   */
-  async #pollLoop(source: PollableIterator<ModelEvent>, run: Run): Promise<void> {
-    const signal = this.#o.abort.signal;
-    let wake: (() => void) | undefined;
-    const notify = (): void => {
-      const resolve = wake;
-      wake = undefined;
-      resolve?.();
-    };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    signal.addEventListener('abort', notify, { once: true });
-    source.onReadable(notify);
-    try {
-      for (;;) {
-        // Checked first: a cancel wins over a token that is ready.
-        if (signal.aborted) return;
-        const result = source.poll();
-        if (result === undefined) {
-          const wait = this.#flushDelay();
-          if (wait === 0) {
-            await this.#flush();
-            continue;
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            if (wait === undefined) return;
-            timer = setTimeout(notify, wait);
-            timer.unref?.();
-          });
-          clearTimeout(timer);
-          continue;
-        }
-        if ('error' in result) throw result.error;
-        if (result.done) return;
-        if (await this.#take(result.value, run)) return;
-      }
-    } finally {
-      clearTimeout(timer);
-      source.onReadable(undefined);
-      signal.removeEventListener('abort', notify);
-    }
-  }
-
-  /** Any other model: `next()` raced against the stop signal and the coalescing timer. */
-  async #raceLoop(iterator: AsyncIterator<ModelEvent>, run: Run): Promise<void> {
-    const signal = this.#o.abort.signal;
-    let onAbort: (() => void) | undefined;
-    const stopped = new Promise<'stop'>((resolve) => {
-      if (signal.aborted) resolve('stop');
-      else signal.addEventListener('abort', (onAbort = () => resolve('stop')), { once: true });
-    });
-    let pending: Promise<IteratorResult<ModelEvent>> | undefined;
-    try {
-      for (;;) {
-        pending ??= iterator.next();
-        const wait = this.#flushDelay();
-        const timer = wait === undefined ? undefined : delay(wait);
-        // `stopped` first: when both are settled, a cancel wins over a ready token.
-        const races: Promise<Next>[] = [stopped, pending];
-        if (timer) races.push(timer.promise.then(() => 'flush' as const));
-        const next = await Promise.race(races);
-        timer?.cancel();
-        if (next === 'stop') return;
-        if (next === 'flush') {
-          await this.#flush();
-          continue;
-        }
-        pending = undefined;
-        if (next.done) return;
-        if (await this.#take(next.value, run)) return;
-      }
-    } finally {
-      pending?.catch(() => undefined);
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
   }
 
   /** ms to wait before the pending delta may be published; undefined when nothing is pending. */
@@ -345,14 +271,4 @@ export class Generation {
       this.#o.onEnd?.(this.#summary);
     }
   }
-}
-
-/** A cancellable unref'd delay: a coalescing wait cut short by a token leaves no timer behind. */
-function delay(ms: number): { promise: Promise<void>; cancel(): void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    timer.unref?.();
-  });
-  return { promise, cancel: () => clearTimeout(timer) };
 }
