@@ -40,6 +40,8 @@ export class Utf8StreamDecoder {
   #carry: Uint8Array | null = null;
   /** Bytes of the BOM matched so far at stream start (0–2), or -1 once past the start. */
   #bom = 0;
+  /** The last chunk decoded one to one (so, very likely, the stream is ASCII so far). */
+  #aligned = true;
   /** The bytes of the last decode() result when aligned with it one to one (see above). */
   bytes: Uint8Array | null = null;
 
@@ -71,20 +73,35 @@ export class Utf8StreamDecoder {
       bytes = concat(this.#carry, bytes);
       this.#carry = null;
     }
-    const end = completeEnd(bytes);
-    if (end < bytes.length) {
-      this.#carry = bytes.slice(end);
-      bytes = bytes.subarray(0, end);
+    let text = '';
+    let done = false;
+    if (this.#aligned && bytes.length > 0) {
+      // Decode first, then look at the end: read before the decode, the last byte of a fresh
+      // network buffer is a cache miss per chunk; after it, the byte is in cache. A chunk cut
+      // inside a character is then decoded again without its tail (rare while the stream is
+      // ASCII; once it is not, the tail is checked first).
+      text = this.#decoder.decode(bytes);
+      done = bytes[bytes.length - 1]! < 0x80;
     }
-    if (end === 0) return '';
-    const text = this.#decoder.decode(bytes);
-    if (text.length === bytes.length) this.bytes = bytes;
+    if (!done) {
+      const end = completeEnd(bytes);
+      if (end < bytes.length) {
+        this.#carry = bytes.slice(end);
+        bytes = bytes.subarray(0, end);
+        text = end === 0 ? '' : this.#decoder.decode(bytes);
+      } else if (!this.#aligned && end > 0) {
+        text = this.#decoder.decode(bytes);
+      }
+    }
+    this.#aligned = text.length === bytes.length;
+    if (this.#aligned) this.bytes = bytes;
     return text;
   }
 
   /** Forgets everything: the next chunk is the start of a new stream. */
   reset(): void {
     this.#carry = null;
+    this.#aligned = true;
     this.#bom = 0;
     this.bytes = null;
   }
