@@ -1,19 +1,24 @@
 /**
- * One connection's subscription to one channel: the broker subscription consumed with
- * backpressure into the connection's outbound queue, its presence membership, and an
- * optional presence feed. The pump only pulls the next broker item once the previous one
- * was placed (queued, conflated or dropped by policy); on a `disconnect` channel it stops
- * pulling while the connection is full, and closes it with 4008 if no room appears within
- * `slowConsumerTimeout` or if the broker's per-subscriber queue overflows meanwhile.
+ * One connection's subscription to one channel: event delivery with backpressure into the
+ * connection's outbound queue, its presence membership, and an optional presence feed.
+ *
+ * Live delivery normally comes from the hub's shared stream for the channel
+ * (channel-feed.ts). The subscription reads its own broker stream instead while it replays
+ * history (`since`), while it waits for room, or when the broker cannot be polled; it goes
+ * back to the shared stream once caught up. Its own stream is pulled only once the previous
+ * item was placed (queued, conflated or dropped by policy); on a `disconnect` channel it
+ * stops pulling while the connection is full, and closes it with 4008 if no room appears
+ * within `slowConsumerTimeout` or if the broker's per-subscriber queue overflows meanwhile.
  */
-import type { BrokerMessage, PresenceMember, SubscriptionItem } from '../broker/types.js';
+import type { PresenceMember, SubscriptionItem } from '../broker/types.js';
 import type { Principal } from '../core/auth.js';
 import { isSluiceError } from '../core/errors.js';
 import { isPollable, type PollableIterator } from '../core/pollable.js';
+import type { ChannelFeeds, FeedMember } from './channel-feed.js';
+import { placeItem, waitToDeliver } from './channel-delivery.js';
 import type { ResolvedChannelPolicy, ResolvedHubOptions } from './hub-options.js';
 import type { OutboundItem, OutboundQueue } from './outbound-queue.js';
-import type { EventMessage, ServerMessage, WireCodec } from './protocol.js';
-import { encodeWsFrame } from './ws-frame.js';
+import type { ServerMessage, WireCodec } from './protocol.js';
 
 /** What a channel subscription needs from its connection. */
 export interface ChannelHost {
@@ -22,6 +27,8 @@ export interface ChannelHost {
   readonly codec: WireCodec;
   readonly outbound: OutboundQueue;
   readonly options: ResolvedHubOptions;
+  /** The hub's shared live streams, one per channel. */
+  readonly feeds: ChannelFeeds;
   /** Queues a control message; closes the connection as a slow consumer when full. */
   send(message: ServerMessage): void;
   /** Closes with 4008. */
@@ -30,58 +37,22 @@ export interface ChannelHost {
   fail(error: unknown): void;
 }
 
-/** A server message as a complete WebSocket frame, ready for the socket. */
-export function encodeFrame(codec: WireCodec, message: ServerMessage): Uint8Array {
-  const payload = codec.encode(message);
-  return encodeWsFrame(
-    typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload,
-    codec.binary,
-  );
-}
-
-/**
- * Frames an event once per format however many connections receive it (the memory broker
- * hands every subscriber the same message object). Bounded: the most recent messages only,
- * oldest forgotten first; a miss just encodes again.
- */
-const FRAME_CACHE_SIZE = 256;
-const frameCache = {
-  json: new Map<BrokerMessage, Uint8Array>(),
-  msgpack: new Map<BrokerMessage, Uint8Array>(),
-};
-
-function eventFrame(codec: WireCodec, message: BrokerMessage): Uint8Array {
-  const cache = frameCache[codec.format];
-  const hit = cache.get(message);
-  if (hit) return hit;
-  const event: EventMessage = {
-    type: 'event',
-    channel: message.channel,
-    id: message.id,
-    data: message.data,
-    ...(message.event === undefined ? {} : { event: message.event }),
-  };
-  const frame = encodeFrame(codec, event);
-  if (cache.size >= FRAME_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-  cache.set(message, frame);
-  return frame;
-}
-
-export class ChannelSubscription {
+export class ChannelSubscription implements FeedMember {
   readonly channel: string;
   readonly #host: ChannelHost;
   readonly #policy: ResolvedChannelPolicy;
+  /** In the hub's shared stream for the channel. */
+  #inFeed = false;
   /**
-   * The broker stream being delivered, until stopped or replaced by a new `startEvents`.
-   * Ended with `return()` (the broker contract's "consumer breaks out"), not with an
-   * AbortController: in Node an AbortSignal is an EventTarget with two maps and its own
-   * hidden class, about a kilobyte for each idle connection.
+   * Its own broker stream, while it has one (see above). Ended with `return()` (the broker
+   * contract's "consumer breaks out"), not with an AbortController: in Node an AbortSignal
+   * is an EventTarget with two maps and its own hidden class, about a kilobyte each.
    */
   #events: AsyncIterator<SubscriptionItem> | PollableIterator<SubscriptionItem> | undefined;
   /** Set while `#drain` runs (a publish from inside a delivery must not re-enter it). */
   #draining = false;
-  /** The polled stream's readable listener: one bound function per subscription. */
-  readonly #onReadable = this.#drain.bind(this);
+  /** Its own polled stream's readable listener, created with the first such stream. */
+  #onReadable: (() => void) | undefined;
   /** Aborts the wait for room of a full `disconnect` connection, while there is one. */
   #waiting: AbortController | undefined;
   #presence: AbortController | undefined;
@@ -105,20 +76,9 @@ export class ChannelSubscription {
   /** (Re)starts event delivery, replaying after `since` when given. */
   startEvents(since: string | undefined): void {
     this.#stopEvents();
-    const items = this.#host.options.broker.subscribe(this.channel, {
-      // A disconnect channel must never lose silently: if the broker's queue for us
-      // overflows while we wait for room, end with slow_consumer and let the client resume.
-      overflow: this.#policy.overflow === 'disconnect' ? 'error' : 'resync',
-      ...(since === undefined ? {} : { since }),
-    });
-    const iterator = items[Symbol.asyncIterator]();
-    this.#events = iterator;
-    if (isPollable(iterator)) {
-      iterator.onReadable(this.#onReadable);
-      this.#drain();
-    } else {
-      void this.#runAsync(iterator);
-    }
+    // Live only: the shared stream is exactly a fresh live subscription (channel-feed.ts).
+    if (since === undefined && this.#joinFeed()) return;
+    this.#subscribeOwn(since);
   }
 
   /** Sends a presence snapshot, then join/leave changes, until stopped. */
@@ -153,64 +113,109 @@ export class ChannelSubscription {
     await leave?.();
   }
 
-  /** Ends the current broker stream, if any; its pump notices it is no longer current. */
+  /** `FeedMember`: one item of the shared stream. */
+  feedItem(item: SubscriptionItem): void {
+    try {
+      const blocked = this.#handle(item);
+      if (blocked === undefined || item.type !== 'message') return;
+      // Full on a `disconnect` channel: wait on its own stream, which the broker fills from
+      // right after this message while we wait (bounded by its queue limit, as before).
+      this.#leaveFeed();
+      const source = this.#subscribeOwn(item.message.id, false);
+      if (source) this.#block(source, blocked);
+      else void this.#waitThenRun(blocked);
+    } catch (error) {
+      // Never into the publisher or the other members: this subscription fails alone.
+      this.#stopEvents();
+      this.#streamError(error);
+    }
+  }
+
+  /** `FeedMember`: the shared stream ended (the broker closed) or failed. */
+  feedEnded(error: unknown): void {
+    this.#inFeed = false;
+    if (error === undefined) this.#endedByBroker();
+    else this.#streamError(error);
+  }
+
+  #joinFeed(): boolean {
+    this.#inFeed = this.#host.feeds.join(this.channel, this);
+    return this.#inFeed;
+  }
+
+  #leaveFeed(): void {
+    if (!this.#inFeed) return;
+    this.#inFeed = false;
+    this.#host.feeds.leave(this.channel, this);
+  }
+
+  /**
+   * Starts its own broker stream after `since` (undefined: live). `start` false: the caller
+   * waits first (`#block`). Returns the stream when it can be polled.
+   */
+  #subscribeOwn(
+    since: string | undefined,
+    start = true,
+  ): PollableIterator<SubscriptionItem> | undefined {
+    const items = this.#host.options.broker.subscribe(this.channel, {
+      // A disconnect channel must never lose silently: if the broker's queue for us
+      // overflows while we wait for room, end with slow_consumer and let the client resume.
+      overflow: this.#policy.overflow === 'disconnect' ? 'error' : 'resync',
+      ...(since === undefined ? {} : { since }),
+    });
+    const iterator = items[Symbol.asyncIterator]();
+    this.#events = iterator;
+    if (!isPollable(iterator)) {
+      if (start) void this.#runAsync(iterator);
+      return undefined;
+    }
+    if (start) {
+      iterator.onReadable((this.#onReadable ??= this.#drain.bind(this)));
+      this.#drain();
+    }
+    return iterator;
+  }
+
+  /** Ends its own stream and leaves the shared one; a pump notices it is no longer current. */
   #stopEvents(): void {
+    this.#leaveFeed();
     const events = this.#events;
     if (events === undefined) return;
     this.#events = undefined;
     this.#waiting?.abort();
+    this.#waiting = undefined;
     if (isPollable(events)) events.onReadable(undefined);
     events.return?.().catch(() => undefined);
   }
 
   /**
-   * The synchronous path (core/pollable.ts), as in the SSE pump: ready items are delivered
-   * from inside the broker's `publish`, one loop over every subscriber, no promise per
-   * delivery. Only a `disconnect` channel's full connection makes it wait (without the
-   * readable listener, so publishes meanwhile cost it nothing); the broker's queue then holds
-   * what arrives, and its overflow (`error`) ends the stream as a slow consumer on resuming.
+   * Its own polled stream (core/pollable.ts): ready items are delivered from inside the
+   * broker's `publish`, no promise per delivery. Once nothing is left, it goes back to the
+   * shared stream (in a microtask: never in the middle of a publish, where the shared
+   * stream may not have reached the current message yet).
    */
   #drain(): void {
     const source = this.#events as PollableIterator<SubscriptionItem> | undefined;
-    if (this.#draining || source === undefined) return;
+    if (this.#draining || source === undefined || this.#waiting) return;
     this.#draining = true;
     try {
       for (;;) {
         const result = source.poll();
-        if (result === undefined) return;
-        if ('error' in result) {
-          this.#events = undefined;
-          source.onReadable(undefined);
-          return this.#streamError(result.error);
+        if (result === undefined) {
+          queueMicrotask(() => this.#rejoin(source));
+          return;
         }
-        if (result.done) {
+        if ('error' in result || result.done) {
           this.#events = undefined;
           source.onReadable(undefined);
+          if ('error' in result) return this.#streamError(result.error);
           // The broker ended the stream without being asked (e.g. it closed).
           return this.#endedByBroker();
         }
         const blocked = this.#handle(result.value);
-        if (blocked === undefined) {
-          // Delivering may have closed the connection (or restarted this stream).
-          if (this.#events !== source) return;
-          continue;
-        }
-        // A full `disconnect` connection: wait for room (or the grace period's end).
-        source.onReadable(undefined);
-        void this.#waitAndDeliver(blocked).then(
-          (delivered) => {
-            if (this.#events !== source) return;
-            if (!delivered) return this.#stopEvents();
-            source.onReadable(this.#onReadable);
-            this.#drain();
-          },
-          (error: unknown) => {
-            if (this.#events !== source) return;
-            this.#stopEvents();
-            this.#streamError(error);
-          },
-        );
-        return;
+        // Delivering may have closed the connection (or restarted this stream).
+        if (this.#events !== source) return;
+        if (blocked !== undefined) return this.#block(source, blocked);
       }
     } catch (error) {
       // Never into the publisher: whatever failed here ends this subscription only.
@@ -220,6 +225,60 @@ export class ChannelSubscription {
     } finally {
       this.#draining = false;
     }
+  }
+
+  /** Caught up on its own polled stream: back to the shared one, if nothing came since. */
+  #rejoin(source: PollableIterator<SubscriptionItem>): void {
+    if (this.#events !== source || this.#waiting || this.#draining) return;
+    const result = source.poll();
+    if (result !== undefined) {
+      // Something arrived after all (the readable call was skipped): deliver it first.
+      if ('error' in result || result.done) {
+        this.#events = undefined;
+        source.onReadable(undefined);
+        if ('error' in result) this.#streamError(result.error);
+        else this.#endedByBroker();
+        return;
+      }
+      const blocked = this.#handle(result.value);
+      if (this.#events !== source) return;
+      if (blocked !== undefined) this.#block(source, blocked);
+      else this.#drain();
+      return;
+    }
+    if (!this.#joinFeed()) return; // no shared stream for this broker: keep our own
+    this.#events = undefined;
+    source.onReadable(undefined);
+    source.return?.().catch(() => undefined);
+  }
+
+  /** A full `disconnect` connection: no pulling (and no readable calls) until room or 4008. */
+  #block(source: PollableIterator<SubscriptionItem>, blocked: OutboundItem): void {
+    source.onReadable(undefined);
+    void this.#waitAndDeliver(blocked).then(
+      (delivered) => {
+        if (this.#events !== source) return;
+        if (!delivered) return this.#stopEvents();
+        source.onReadable((this.#onReadable ??= this.#drain.bind(this)));
+        this.#drain();
+      },
+      (error: unknown) => {
+        if (this.#events !== source) return;
+        this.#stopEvents();
+        this.#streamError(error);
+      },
+    );
+  }
+
+  /** The blocked item of a subscription whose own stream cannot be polled. */
+  async #waitThenRun(blocked: OutboundItem): Promise<void> {
+    const iterator = this.#events;
+    if (iterator === undefined) return;
+    if (!(await this.#waitAndDeliver(blocked))) {
+      if (this.#events === iterator) this.#stopEvents();
+      return;
+    }
+    if (this.#events === iterator) await this.#runAsync(iterator);
   }
 
   /** Any other broker: one awaited `next()` per item. */
@@ -248,51 +307,8 @@ export class ChannelSubscription {
     this.#host.fail(new Error(`Subscription to ${this.channel} ended`));
   }
 
-  /**
-   * Places one broker item: a gap notice, or an event's frame. Returns the outbound item
-   * when a `disconnect` channel's connection is full (the caller waits), else undefined.
-   */
   #handle(item: SubscriptionItem): OutboundItem | undefined {
-    if (item.type === 'gap') {
-      this.#host.send({
-        type: 'gap',
-        channel: item.channel,
-        reason: item.reason,
-        requested: item.requested,
-        resumeAfter: item.resumeAfter,
-      });
-      return undefined;
-    }
-    let frame: Uint8Array;
-    try {
-      frame = eventFrame(this.#host.codec, item.message);
-    } catch (error) {
-      // Server-side publishers may hand the broker values JSON/MessagePack cannot encode
-      // (BigInt, cycles): that one event is reported, the subscription goes on.
-      this.#host.options.onError(error, { clientId: this.#host.id });
-      this.#host.send({
-        type: 'error',
-        code: 'internal_error',
-        message: `Event ${item.message.id} could not be encoded`,
-        channel: this.channel,
-      });
-      return undefined;
-    }
-    // Most deliveries fit at once: only a full connection makes the pump wait.
-    const delivered = this.#deliver(frame, item.message);
-    return delivered === true ? undefined : delivered;
-  }
-
-  /** Offers once: `true` when placed (queued, conflated or dropped by policy), else the item. */
-  #deliver(data: Uint8Array, message: BrokerMessage): true | OutboundItem {
-    const overflow = this.#policy.overflow;
-    const item: OutboundItem = {
-      data,
-      channel: this.channel,
-      policy: overflow,
-      key: overflow === 'conflate' ? this.#conflateKey(message.data) : undefined,
-    };
-    return this.#host.outbound.offer(item) === 'full' ? item : true;
+    return placeItem(this.#host, this.channel, this.#policy, item);
   }
 
   /**
@@ -303,41 +319,9 @@ export class ChannelSubscription {
     const controller = new AbortController();
     this.#waiting = controller;
     try {
-      return await this.#waitForRoom(item, controller.signal);
+      return await waitToDeliver(this.#host, item, controller.signal);
     } finally {
       if (this.#waiting === controller) this.#waiting = undefined;
-    }
-  }
-
-  async #waitForRoom(item: OutboundItem, signal: AbortSignal): Promise<boolean> {
-    const data = item.data;
-    const outbound = this.#host.outbound;
-    const timeout = this.#host.options.slowConsumerTimeout;
-    const deadline = timeout === null ? null : performance.now() + timeout;
-    for (;;) {
-      const remaining = deadline === null ? null : deadline - performance.now();
-      if (remaining !== null && remaining <= 0) {
-        this.#host.slowConsumer();
-        return false;
-      }
-      const room = await outbound.waitForRoom(data.byteLength, remaining, signal);
-      if (signal.aborted) return false;
-      if (!room) {
-        this.#host.slowConsumer();
-        return false;
-      }
-      if (outbound.offer(item) !== 'full') return true;
-    }
-  }
-
-  #conflateKey(data: unknown): string {
-    const keyOf = this.#policy.conflateKey;
-    if (!keyOf) return '';
-    try {
-      return String(keyOf(data));
-    } catch (error) {
-      this.#host.options.onError(error, { clientId: this.#host.id });
-      return '';
     }
   }
 

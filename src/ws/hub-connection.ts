@@ -4,15 +4,18 @@
  * queue, the channel subscriptions and every timer, all of which end with the socket.
  */
 import type { Duplex } from 'node:stream';
-import { WebSocket, type RawData } from 'ws';
+import type { RawData } from 'ws';
 import type { Principal } from '../core/auth.js';
 import { isSluiceError } from '../core/errors.js';
 import { CLOSE_CODES, closeReason } from './close-codes.js';
-import { ChannelSubscription, encodeFrame, type ChannelHost } from './hub-channel.js';
+import type { ChannelFeeds } from './channel-feed.js';
+import type { ChannelHost, ChannelSubscription } from './hub-channel.js';
 import type { ResolvedHubOptions } from './hub-options.js';
 import { handleRequest, type RequestContext } from './hub-requests.js';
 import { InboundGuard, readableRequestId } from './inbound-guard.js';
-import { OutboundQueue, type OutboundSink } from './outbound-queue.js';
+import { encodeFrame } from './event-frame.js';
+import { dropNoticeEncoder, SocketSink, type HubSocket, type SocketOwner } from './hub-socket.js';
+import { OutboundQueue } from './outbound-queue.js';
 import {
   PROTOCOL_VERSION,
   type RequestId,
@@ -35,85 +38,16 @@ export interface HubCounters {
 /** What every connection of a hub shares with it (one object per hub, not per connection). */
 export interface HubShared {
   readonly counters: HubCounters;
+  readonly feeds: ChannelFeeds;
   /** Called once a connection closed and every subscription was torn down. */
   connectionClosed(connection: HubConnection): void;
 }
 
-/**
- * The hub's WebSocket class (ws's `WebSocket` server option): it points back at its
- * connection, so the event listeners below are shared by every socket instead of four
- * closures per connection.
- */
-export class HubSocket extends WebSocket {
-  connection: HubConnection | undefined = undefined;
-}
-
-/** ws calls listeners with the socket as `this`: always a HubSocket in the hub. */
-const connectionOf = (ws: WebSocket): HubConnection | undefined => (ws as HubSocket).connection;
-
-function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  connectionOf(this)?.receive(data, isBinary);
-}
-
-function onPong(this: WebSocket): void {
-  connectionOf(this)?.alive();
-}
-
-function onError(this: WebSocket, error: Error & { code?: string }): void {
-  // WS_ERR_* are the peer's protocol faults (oversized or invalid frames): ws closes with the
-  // matching code itself; they are not server errors.
-  const connection = connectionOf(this);
-  if (connection && !error.code?.startsWith('WS_ERR_')) {
-    connection.options.onError(error, { clientId: connection.id });
-  }
-}
-
-function onClose(this: WebSocket): void {
-  void connectionOf(this)?.cleanup();
-}
-
 /** The longest a timer may be armed for (setTimeout's limit); later expiries re-arm. */
 const MAX_TIMER = 2 ** 31 - 1;
-const OPEN = WebSocket.OPEN;
-
-/**
- * Writes complete frames (see ws-frame.ts) to the upgraded socket as they are, in order
- * with ws's own control frames, and never after ws began its closing handshake. A class, not
- * an object literal with closures: one small object per connection.
- */
-class SocketSink implements OutboundSink {
-  readonly #ws: HubSocket;
-  readonly #socket: Duplex;
-
-  constructor(ws: HubSocket, socket: Duplex) {
-    this.#ws = ws;
-    this.#socket = socket;
-  }
-
-  get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
-  }
-
-  send(frame: Uint8Array, done: () => void): void {
-    if (this.#ws.readyState === OPEN) this.#socket.write(frame, done);
-  }
-}
-
-/** One drop-notice encoder per wire format, shared by every connection. */
-const dropNoticeEncoders = new Map<WireCodec, (channel: string, count: number) => Uint8Array>();
-function dropNoticeEncoder(codec: WireCodec): (channel: string, count: number) => Uint8Array {
-  let encoder = dropNoticeEncoders.get(codec);
-  if (!encoder) {
-    encoder = (channel, count) =>
-      encodeFrame(codec, { type: 'gap', channel, reason: 'dropped', count });
-    dropNoticeEncoders.set(codec, encoder);
-  }
-  return encoder;
-}
-
 const RESOLVED: Promise<void> = Promise.resolve();
 
-export class HubConnection implements ChannelHost, RequestContext {
+export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
   readonly id: string;
   readonly principal: Principal;
   readonly codec: WireCodec;
@@ -150,7 +84,7 @@ export class HubConnection implements ChannelHost, RequestContext {
     shared: HubShared,
   ) {
     this.#ws = ws;
-    ws.connection = this;
+    ws.owner = this;
     this.id = init.id;
     this.principal = init.principal;
     this.codec = init.codec;
@@ -163,6 +97,10 @@ export class HubConnection implements ChannelHost, RequestContext {
     });
   }
 
+  get feeds(): ChannelFeeds {
+    return this.#shared.feeds;
+  }
+
   /** Resolves once the socket closed and every subscription was torn down. */
   get closed(): Promise<void> {
     if (this.#finished) return RESOLVED;
@@ -171,11 +109,6 @@ export class HubConnection implements ChannelHost, RequestContext {
 
   /** Sends the welcome and starts listening. */
   start(): void {
-    const ws = this.#ws;
-    ws.on('message', onMessage);
-    ws.on('pong', onPong);
-    ws.on('error', onError);
-    ws.on('close', onClose);
     this.send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -249,6 +182,10 @@ export class HubConnection implements ChannelHost, RequestContext {
       ...(rid === undefined ? {} : { rid }),
       ...(channel === undefined ? {} : { channel }),
     });
+  }
+
+  socketError(error: Error): void {
+    this.options.onError(error, { clientId: this.id });
   }
 
   /** A pong: the peer is alive (see `heartbeat`). */
@@ -357,7 +294,7 @@ export class HubConnection implements ChannelHost, RequestContext {
       if (result.status === 'rejected') this.options.onError(result.reason, { clientId: this.id });
     }
     this.#finished = true;
-    this.#ws.connection = undefined;
+    this.#ws.owner = undefined;
     this.#resolveClosed?.();
     this.#shared.connectionClosed(this);
   }

@@ -10,8 +10,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type Server as WsServer } from 'ws';
 import type { Principal } from '../core/auth.js';
 import { SluiceError, isSluiceError } from '../core/errors.js';
+import { ChannelFeeds } from './channel-feed.js';
 import { CLOSE_CODES } from './close-codes.js';
-import { HubConnection, HubSocket, type HubShared } from './hub-connection.js';
+import { HubConnection, type HubShared } from './hub-connection.js';
+import { HubSocket } from './hub-socket.js';
 import {
   resolveHubOptions,
   type ResolvedHubOptions,
@@ -64,17 +66,7 @@ class Hub implements WebSocketHub {
   readonly #pending = new Set<Promise<void>>();
   readonly #protocols = new WeakMap<IncomingMessage, string>();
   readonly #heartbeat: ReturnType<typeof setInterval> | undefined;
-  readonly #shared: HubShared = {
-    counters: {
-      slowConsumerDisconnects: 0,
-      heartbeatTimeouts: 0,
-      rateLimited: 0,
-      invalidMessages: 0,
-      dropped: 0,
-      conflated: 0,
-    },
-    connectionClosed: (connection) => this.#connections.delete(connection),
-  };
+  readonly #shared: HubShared;
   readonly #rejected: WebSocketHubStats['rejectedUpgrades'] = {
     origin: 0,
     unauthorized: 0,
@@ -89,6 +81,18 @@ class Hub implements WebSocketHub {
   constructor(options: WebSocketHubOptions) {
     this.#options = resolveHubOptions(options);
     this.path = this.#options.path;
+    this.#shared = {
+      counters: {
+        slowConsumerDisconnects: 0,
+        heartbeatTimeouts: 0,
+        rateLimited: 0,
+        invalidMessages: 0,
+        dropped: 0,
+        conflated: 0,
+      },
+      feeds: new ChannelFeeds(this.#options.broker),
+      connectionClosed: (connection) => this.#connections.delete(connection),
+    };
     this.#wss = new WebSocketServer<typeof HubSocket>({
       noServer: true,
       clientTracking: false,
@@ -224,6 +228,7 @@ class Hub implements WebSocketHub {
       const connections = [...this.#connections];
       for (const connection of connections) connection.close(CLOSE_CODES.GOING_AWAY);
       await Promise.all(connections.map((connection) => connection.closed));
+      this.#shared.feeds.close(); // already empty: every member left with its connection
       await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     })();
     return this.#closing;

@@ -176,26 +176,33 @@ export class OutboundQueue {
     return buffered + bytes <= this.#limit || (buffered === 0 && bytes > this.#limit);
   }
 
-  offer(item: OutboundItem): OfferResult {
-    if (this.#closed) return 'dropped';
-    const bytes = item.data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
-    // Fast path, nearly every delivery to a reader that keeps up: nothing queued, and the
-    // socket below its mark, so the frame goes straight to it (the socket's buffer is read
-    // once; no entry, no index).
+  /**
+   * The fast path, nearly every delivery to a reader that keeps up: when nothing is queued
+   * and the socket is below its mark, writes `data` at once and returns `true` (what `offer`
+   * would do for any policy); otherwise does nothing and returns `false`. The socket's buffer
+   * is read once; no entry, no index.
+   */
+  writeNow(data: Uint8Array): boolean {
     const backlog = this.#backlog;
     if (
-      (backlog === undefined || (this.#queuedMessages === 0 && backlog.pendingDrops.size === 0)) &&
-      !this.#flushing
+      this.#closed ||
+      this.#flushing ||
+      (backlog !== undefined && (this.#queuedMessages > 0 || backlog.pendingDrops.size > 0))
     ) {
-      const buffered = this.#sink.bufferedAmount;
-      if (
-        buffered === 0 ||
-        (buffered + bytes <= this.#highWaterMark && buffered + bytes <= this.#limit)
-      ) {
-        this.#sink.send(item.data, this.#onSent);
-        return 'queued';
-      }
+      return false;
     }
+    const buffered = this.#sink.bufferedAmount;
+    const total = buffered + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
+    if (buffered !== 0 && (total > this.#highWaterMark || total > this.#limit)) return false;
+    this.#sink.send(data, this.#onSent);
+    return true;
+  }
+
+  offer(item: OutboundItem): OfferResult {
+    if (this.#closed) return 'dropped';
+    if (this.writeNow(item.data)) return 'queued';
+    const bytes = item.data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
+    const backlog = this.#backlog;
     const policy = item.policy ?? 'disconnect';
     const mapKey =
       policy === 'conflate' ? `${item.channel ?? ''}\u0000${item.key ?? ''}` : undefined;

@@ -138,7 +138,7 @@ describe.skipIf(!chromiumPath)(
 
     async function waitForSubscribers(n: number): Promise<void> {
       const started = Date.now();
-      while (broker.stats().subscribers < n) {
+      while (hub.stats().subscriptions < n) {
         if (Date.now() - started > 10_000) throw new Error('subscribers did not arrive');
         await new Promise((resolve) => setTimeout(resolve, 10));
       }

@@ -156,7 +156,7 @@ describe('SluiceSocket with the hub', () => {
       c.subscribe('b');
       clients.push(c);
     }
-    await waitFor(() => b.stats().subscribers === 6, 'six broker subscribers');
+    await waitFor(() => h.hub.stats().subscriptions === 6, 'six subscriptions');
     for (const c of clients) c.close();
     await waitFor(() => b.stats().subscribers === 0 && h.hub.stats().connections === 0, 'teardown');
     for (const c of clients) expect(c.socket.state).toBe('closed');
