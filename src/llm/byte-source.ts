@@ -15,13 +15,26 @@ import { SluiceError } from '../core/errors.js';
 /** Returned by `read()` once the body ended normally. */
 export const END: unique symbol = Symbol('end');
 
+export const BYTE_SOURCE_DEFAULTS = Object.freeze({
+  /**
+   * After `[DONE]`, how long the rest of the body (usually just the chunked terminator) may
+   * take to arrive so that the keep-alive connection can be reused; then it is closed, ms.
+   */
+  finishGraceMs: 1_000,
+});
+
 export interface ByteSource {
   /** Bytes received and not yet read; null when none are; `END` at the end. Throws on failure. */
   read(): Uint8Array | null | typeof END;
   /** Calls `listener` once, when `read()` may return something else than null. */
   wait(listener: () => void): void;
-  /** Stops the body: the connection is released (reused when the body was complete). */
+  /** Stops the body now: the connection is closed unless the body was complete. */
   cancel(reason?: unknown): void;
+  /**
+   * The answer is complete (`[DONE]`) though the body may not have ended yet: the rest is
+   * discarded, and the connection kept for reuse if the body ends soon.
+   */
+  finish(): void;
 }
 
 function truncated(cause?: unknown): SluiceError {
@@ -81,6 +94,20 @@ export class NodeByteSource implements ByteSource {
     listener?.();
   };
 
+  finish(): void {
+    if (this.#cancelled) return;
+    const message = this.#message;
+    if (message.complete || this.#failure !== undefined) return this.cancel();
+    this.#cancelled = true;
+    this.#listener = undefined;
+    message.off('readable', this.#notify);
+    message.off('close', this.#onClose);
+    const timer = setTimeout(() => message.destroy(), BYTE_SOURCE_DEFAULTS.finishGraceMs);
+    timer.unref();
+    message.once('close', () => clearTimeout(timer));
+    message.resume();
+  }
+
   readonly #onError = (error: Error): void => {
     if (this.#cancelled) return;
     this.#failure ??= this.#message.complete ? error : truncated(error);
@@ -131,6 +158,10 @@ export class WebByteSource implements ByteSource {
       () => this.#reader.releaseLock(),
       () => undefined,
     );
+  }
+
+  finish(): void {
+    this.cancel();
   }
 
   #start(): void {

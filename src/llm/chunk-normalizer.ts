@@ -47,6 +47,12 @@ function num(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 
+/** The choice with index 0, or the first when indexes are absent (a loop: no closure per chunk). */
+function firstChoice(choices: unknown[]): unknown {
+  for (const choice of choices) if (isRecord(choice) && choice['index'] === 0) return choice;
+  return choices[0];
+}
+
 /** Maps any provider's reason onto OpenAI's set (`end_turn`, `eos`… become `stop`). */
 export function normalizeFinishReason(value: string): FinishReason {
   if (FINISH_REASONS.has(value)) return value as FinishReason;
@@ -103,17 +109,20 @@ export class ChunkNormalizer {
     if (chunk['error'] !== undefined && chunk['error'] !== null) throw upstreamError(chunk);
     const choices: unknown[] = Array.isArray(chunk['choices']) ? chunk['choices'] : [];
     // sluice serves one choice: the one with index 0 (or the first when indexes are absent).
-    const choice = choices.find((c) => isRecord(c) && c['index'] === 0) ?? choices[0];
+    const choice = firstChoice(choices);
     if (isRecord(choice)) {
       const delta = isRecord(choice['delta'])
         ? choice['delta']
         : isRecord(choice['message'])
           ? choice['message']
           : {};
-      for (const key of ['content', 'refusal'] as const) {
-        const text = delta[key];
-        if (typeof text === 'string' && text.length > 0) out.push({ type: 'content', text });
-      }
+      // Unrolled (no array of keys per chunk): this runs once per upstream token.
+      const content = delta['content'];
+      if (typeof content === 'string' && content.length > 0)
+        out.push({ type: 'content', text: content });
+      const refusal = delta['refusal'];
+      if (typeof refusal === 'string' && refusal.length > 0)
+        out.push({ type: 'content', text: refusal });
       if (Array.isArray(delta['tool_calls'])) {
         for (const call of delta['tool_calls']) if (isRecord(call)) this.#toolFragment(call, out);
       }

@@ -255,7 +255,10 @@ export class OpenAIStreamReader implements PollableIterator<ModelEvent> {
     this.#head = 0;
     clearTimeout(this.#timer);
     this.#signal?.removeEventListener('abort', this.#onAbort);
-    if (!this.#ended) this.#source.cancel();
+    if (this.#ended) return;
+    // After `[DONE]` the connection may still be reused; any other early end closes it.
+    if (this.#done && this.#failure === undefined) this.#source.finish();
+    else this.#source.cancel();
   }
 }
 

@@ -5,8 +5,11 @@ import { isSluiceError } from '../../src/core/errors.js';
 import type { ModelEvent } from '../../src/llm/model.js';
 import { createUpstreamProvider } from '../../src/llm/upstream-provider.js';
 
-/** A raw upstream: `/ok` streams two tokens and [DONE], `/cut` drops the socket mid-body,
- * `/slow` streams a token every 20 ms until its client goes away. */
+/**
+ * A raw upstream, by `x-mode` header: `ok` streams two tokens and [DONE]; `late-end` sends
+ * [DONE] and ends the body 30 ms later; `cut` drops the socket mid-body; `slow` streams a
+ * token every 20 ms until its client goes away.
+ */
 let server: http.Server;
 let base: string;
 let connections = 0;
@@ -25,6 +28,9 @@ beforeAll(async () => {
     if (mode === 'ok') {
       res.write(token('a'));
       setTimeout(() => res.end(token('b') + finish + 'data: [DONE]\n\n'), 5);
+    } else if (mode === 'late-end') {
+      res.write(token('a') + finish + 'data: [DONE]\n\n');
+      setTimeout(() => res.end(), 30);
     } else if (mode === 'cut') {
       res.write(token('a'));
       setTimeout(() => res.socket?.destroy(), 5);
@@ -118,6 +124,18 @@ describe('node:http keep-alive', () => {
     const provider = createUpstreamProvider({ baseUrl: base, headers: { 'x-mode': 'ok' } });
     const before = connections;
     for (let i = 0; i < 3; i++) expect((await run(provider)).error).toBeUndefined();
+    expect(connections - before).toBe(1);
+  });
+
+  it('after [DONE], the connection is reused when the body ends soon after', async () => {
+    const provider = createUpstreamProvider({ baseUrl: base, headers: { 'x-mode': 'late-end' } });
+    const before = connections;
+    for (let i = 0; i < 2; i++) {
+      const { events, error } = await run(provider);
+      expect(error).toBeUndefined();
+      expect(events.at(-1)).toEqual({ type: 'finish', reason: 'stop' });
+      await new Promise((resolve) => setTimeout(resolve, 60)); // the terminator comes in
+    }
     expect(connections - before).toBe(1);
   });
 });
