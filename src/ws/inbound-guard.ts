@@ -19,21 +19,28 @@ const INVALID_MESSAGE_CODES: ReadonlySet<SluiceErrorCode> = new Set<SluiceErrorC
 
 export type Admission = 'accept' | 'reject' | 'close';
 
+export interface InboundLimits {
+  rateLimit: RateLimitOptions | null;
+  maxInvalidMessages: number | null;
+}
+
+/**
+ * The message bucket's state lives in the guard itself (tokens and the time of the last
+ * refill), the limits in the hub's options: one small object per connection, not two.
+ */
 export class InboundGuard {
-  readonly #rate: TokenBucket | undefined;
-  readonly #burst: number;
+  readonly #limits: InboundLimits;
+  /** Tokens left; refilled lazily from the clock (`rate` per second, up to `burst`). */
+  #tokens: number;
+  /** When `#tokens` was last refilled (performance.now()); 0: never (the bucket is full). */
+  #refilledAt = 0;
+  #violations = 0;
   /** Created on the first invalid message: most connections never send one. */
   #invalid: TokenBucket | undefined;
-  readonly #maxInvalid: number | null;
-  #violations = 0;
 
-  constructor(options: { rateLimit: RateLimitOptions | null; maxInvalidMessages: number | null }) {
-    const { rateLimit, maxInvalidMessages } = options;
-    this.#rate = rateLimit
-      ? new TokenBucket({ rate: rateLimit.messagesPerSecond, burst: rateLimit.burst })
-      : undefined;
-    this.#burst = rateLimit?.burst ?? 0;
-    this.#maxInvalid = maxInvalidMessages;
+  constructor(limits: InboundLimits) {
+    this.#limits = limits;
+    this.#tokens = limits.rateLimit?.burst ?? 0;
   }
 
   /**
@@ -41,20 +48,33 @@ export class InboundGuard {
    * burst was sent while limited (the client is not backing off).
    */
   admit(): Admission {
-    if (!this.#rate || this.#rate.take()) {
+    const rate = this.#limits.rateLimit;
+    if (rate === null || this.#take(rate)) {
       this.#violations = 0;
       return 'accept';
     }
-    return ++this.#violations > this.#burst ? 'close' : 'reject';
+    return ++this.#violations > rate.burst ? 'close' : 'reject';
   }
 
   /** A message failed to decode or validate: `reject` (reply) or `close` (too many). */
   invalid(error: unknown): 'reject' | 'close' {
     if (isSluiceError(error) && !INVALID_MESSAGE_CODES.has(error.code)) return 'reject';
-    const max = this.#maxInvalid;
+    const max = this.#limits.maxInvalidMessages;
     if (max === null) return 'reject';
     this.#invalid ??= new TokenBucket({ rate: max / 60, burst: max });
     return this.#invalid.take() ? 'reject' : 'close';
+  }
+
+  #take(rate: RateLimitOptions): boolean {
+    const now = performance.now();
+    if (this.#refilledAt !== 0) {
+      const refill = ((now - this.#refilledAt) / 1000) * rate.messagesPerSecond;
+      this.#tokens = Math.min(rate.burst, this.#tokens + refill);
+    }
+    this.#refilledAt = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
   }
 }
 

@@ -121,11 +121,8 @@ export class OutboundQueue {
   #conflated = 0;
   #flushing = false;
   #closed = false;
-  /** Runs after every frame the socket wrote: only a backlog or a waiter needs it. */
-  readonly #onSent = (): void => {
-    if (this.#backlog !== undefined) this.flush();
-    if (this.#waiters !== undefined && this.#waiters.size > 0) this.#wake();
-  };
+  /** Runs after every frame the socket wrote (`#sent`, bound: smaller than a closure). */
+  readonly #onSent: () => void;
 
   constructor(sink: OutboundSink, options: OutboundQueueOptions) {
     this.#sink = sink;
@@ -141,6 +138,13 @@ export class OutboundQueue {
       this.#maxBytes,
     );
     this.#encodeDropNotice = options.encodeDropNotice;
+    this.#onSent = this.#sent.bind(this);
+  }
+
+  /** Only a backlog or a waiter needs to know that a frame left. */
+  #sent(): void {
+    if (this.#backlog !== undefined) this.flush();
+    if (this.#waiters !== undefined && this.#waiters.size > 0) this.#wake();
   }
 
   get bufferedBytes(): number {
