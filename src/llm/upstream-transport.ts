@@ -13,15 +13,59 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { SluiceError } from '../core/errors.js';
 import { NodeByteSource, WebByteSource, type ByteSource } from './byte-source.js';
 
 export const UPSTREAM_TRANSPORT_DEFAULTS = Object.freeze({
-  /** Idle keep-alive sockets kept per upstream host. */
-  maxFreeSockets: 256,
-  /** An idle pooled socket is closed after this long, ms (below common server timeouts). */
+  /** Idle keep-alive sockets kept per upstream host (one per concurrent stream to reuse). */
+  maxFreeSockets: 1024,
+  /** An idle pooled socket is closed after this long when the server gave no hint, ms. */
   idleSocketTimeoutMs: 4_000,
+  /** Longest idle time a server's `Keep-Alive: timeout=N` hint can grant, ms. */
+  maxIdleSocketTimeoutMs: 600_000,
 });
+
+/** Idle timeouts the upstream announced, per socket (read when the answer arrives). */
+const idleHints = new WeakMap<object, number>();
+
+/**
+ * How long a socket may idle in the pool: the server's `Keep-Alive: timeout=N` less a
+ * second (so we never send on a socket it is closing), else the default, as undici does.
+ * Node's own agent only ever shortens its timeout from the hint, which closed sockets after
+ * 4 s that the upstream would have kept for a minute.
+ */
+function idleTimeout(socket: object): number {
+  return idleHints.get(socket) ?? UPSTREAM_TRANSPORT_DEFAULTS.idleSocketTimeoutMs;
+}
+
+function noteKeepAlive(message: http.IncomingMessage): void {
+  const header = message.headers['keep-alive'];
+  const hint = /^timeout=(\d+)/.exec(typeof header === 'string' ? header : '')?.[1];
+  if (hint === undefined || !message.socket) return;
+  const ms = Math.min(
+    Number(hint) * 1000 - 1000,
+    UPSTREAM_TRANSPORT_DEFAULTS.maxIdleSocketTimeoutMs,
+  );
+  if (ms > 0) idleHints.set(message.socket, ms);
+}
+
+class HttpAgent extends http.Agent {
+  override keepSocketAlive(socket: Duplex): boolean {
+    const keep = super.keepSocketAlive(socket) as unknown as boolean;
+    if (keep !== false && socket instanceof Socket) socket.setTimeout(idleTimeout(socket));
+    return keep;
+  }
+}
+
+class HttpsAgent extends https.Agent {
+  override keepSocketAlive(socket: Duplex): boolean {
+    const keep = super.keepSocketAlive(socket) as unknown as boolean;
+    if (keep !== false && socket instanceof Socket) socket.setTimeout(idleTimeout(socket));
+    return keep;
+  }
+}
 
 export interface UpstreamRequest {
   url: string;
@@ -70,7 +114,7 @@ export function nodeTransport(): UpstreamTransport {
     maxFreeSockets: UPSTREAM_TRANSPORT_DEFAULTS.maxFreeSockets,
     timeout: UPSTREAM_TRANSPORT_DEFAULTS.idleSocketTimeoutMs,
   };
-  const agents = { http: new http.Agent(options), https: new https.Agent(options) };
+  const agents = { http: new HttpAgent(options), https: new HttpsAgent(options) };
   return (request) =>
     new Promise((resolve, reject) => {
       const { signal } = request;
@@ -99,6 +143,7 @@ export function nodeTransport(): UpstreamTransport {
       // Errors after the answer arrived reach the response (and the body's reader) too.
       req.on('error', (error) => fail(error));
       req.once('response', (message) => {
+        noteKeepAlive(message);
         signal.removeEventListener('abort', onAbort);
         clearTimeout(timer);
         resolve({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { isSluiceError } from '../../src/core/errors.js';
 import type { Generation } from '../../src/llm/generation.js';
-import { GenerationRegistry } from '../../src/llm/generation-registry.js';
+import { GenerationRegistry, newGenerationId } from '../../src/llm/generation-registry.js';
 import type { ModelEvent, ModelStream } from '../../src/llm/model.js';
 
 /** A model that answers one token and finishes once `release()` is called. */
@@ -80,5 +80,13 @@ describe('GenerationRegistry', () => {
     await registry.close();
     expect(registry.stats()).toMatchObject({ running: 0, retained: 0 });
     await broker.close();
+  });
+});
+
+describe('newGenerationId', () => {
+  it('gives distinct 128-bit ids across refills of its random pool', () => {
+    const ids = Array.from({ length: 1000 }, () => newGenerationId());
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^chatcmpl-[A-Za-z0-9]{22}$/);
   });
 });

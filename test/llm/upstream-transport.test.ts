@@ -47,6 +47,8 @@ beforeAll(async () => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  // Announced as `Keep-Alive: timeout=60`: the pool may keep idle sockets for 59 s.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
 });
@@ -138,4 +140,13 @@ describe('node:http keep-alive', () => {
     }
     expect(connections - before).toBe(1);
   });
+
+  it("keeps an idle socket as long as the server's Keep-Alive hint allows, past the 4 s default", async () => {
+    const provider = createUpstreamProvider({ baseUrl: base, headers: { 'x-mode': 'ok' } });
+    const before = connections;
+    expect((await run(provider)).error).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    expect((await run(provider)).error).toBeUndefined();
+    expect(connections - before).toBe(1);
+  }, 10_000);
 });
