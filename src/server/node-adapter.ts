@@ -16,6 +16,9 @@ import type { RequestContext, RouteHandler } from './handler.js';
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
+/** The cancel reason of a direct SSE stream whose socket closed (shared: no stack per close). */
+const CLIENT_DISCONNECTED = new SluiceError('aborted', 'Client disconnected');
+
 /** Headers that are connection-specific: forbidden on HTTP/2 responses. */
 const HTTP1_ONLY_HEADERS = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade'];
 
@@ -171,7 +174,8 @@ function writeSseDirect(
     };
     const pump = start(sink);
     res.once('close', () => {
-      pump.cancel(new SluiceError('aborted', 'Client disconnected'));
+      // Also runs after a normal end (then cancel does nothing): no new error per stream.
+      pump.cancel(CLIENT_DISCONNECTED);
       resolve();
     });
   });

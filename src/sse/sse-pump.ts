@@ -220,7 +220,7 @@ export class SsePump<T = SseChunk> {
     clearInterval(this.#keepAliveTimer);
     clearTimeout(this.#stallTimer);
     for (const signal of this.#options.signals) signal.removeEventListener('abort', this.#abort);
-    this.#done.abort(error ?? new SluiceError('aborted', `SSE stream ended (${reason})`));
+    this.#done.abort(error ?? endedReason(reason));
     if (reason !== 'end' && reason !== 'error') {
       // The source did not finish by itself: release it. A pending next() is woken by the
       // source's own signal (`context.signal`), which `done` just aborted.
@@ -229,6 +229,21 @@ export class SsePump<T = SseChunk> {
     this.#onFinished?.();
     this.#options.onClose?.(reason, error);
   }
+}
+
+/**
+ * The abort reason of a stream that ended without an error, one per close reason: every
+ * stream ends, and an error (with its stack) per stream was a visible share of a short
+ * stream's cost.
+ */
+const ENDED_REASONS = new Map<SseCloseReason, SluiceError>();
+function endedReason(reason: SseCloseReason): SluiceError {
+  let error = ENDED_REASONS.get(reason);
+  if (!error) {
+    error = new SluiceError('aborted', `SSE stream ended (${reason})`);
+    ENDED_REASONS.set(reason, error);
+  }
+  return error;
 }
 
 export function unref(timer: unknown): void {
