@@ -147,6 +147,18 @@ describe('UTF-8 across chunk boundaries (P2, P3)', () => {
     );
   });
 
+  it('decodes a stream that turns from ASCII to multi-byte and back, cut into small chunks', () => {
+    // The decoder decodes a chunk before looking at its end while the stream is ASCII, and
+    // looks first once it is not: every switch, with a chunk cut inside a character.
+    const values = Array.from({ length: 40 }, (_, i) => (i % 3 === 2 ? `€${i}😀é` : `t${i}`));
+    const bytes = encoder.encode(values.map((v) => `data: ${v}\n\n`).join(''));
+    for (const step of [1, 2, 3, 5, 7]) {
+      const cuts: number[] = [];
+      for (let at = step, k = 0; at < bytes.length; at += step + (k++ % 4)) cuts.push(at);
+      expect(parseData(splitAt(bytes, cuts))).toEqual(values);
+    }
+  });
+
   it('turns bytes held back before a string chunk into U+FFFD (mixed input)', () => {
     expect(
       parseData([encoder.encode('data: a').subarray(0), new Uint8Array([0xe2, 0x82]), 'b\n\n']),
