@@ -70,16 +70,19 @@ export function chunkedSocketWriter(res: ServerResponse): ChunkedSocketWriter | 
       if (body.byteLength === 0) return true;
       return socket.write(chunkFrame(body));
     },
-    ready: () =>
-      new Promise((resolve) => {
-        if (socket.destroyed) return resolve();
-        const done = () => {
-          socket.off('drain', done);
-          socket.off('close', done);
-          resolve();
-        };
-        socket.once('drain', done);
-        socket.once('close', done);
-      }),
+    ready: () => (socket.destroyed ? Promise.resolve() : drainedOrClosed(socket)),
   };
+}
+
+/** Resolves on the emitter's next 'drain' or 'close', whichever comes first. */
+export function drainedOrClosed(emitter: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      emitter.off('drain', done);
+      emitter.off('close', done);
+      resolve();
+    };
+    emitter.once('drain', done);
+    emitter.once('close', done);
+  });
 }

@@ -9,7 +9,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Readable } from 'node:stream';
 import { SluiceError } from '../core/errors.js';
 import { claimDirectSse } from '../sse/response.js';
-import { chunkedSocketWriter } from './chunked-socket-writer.js';
+import { chunkedSocketWriter, drainedOrClosed } from './chunked-socket-writer.js';
 import type { SseSink } from '../sse/sse-pump.js';
 import type { RequestContext, RouteHandler } from './handler.js';
 
@@ -134,7 +134,7 @@ async function writeResponse(
       const { done, value } = await reader.read();
       if (done) break;
       if (res.destroyed) return;
-      if (!(res as ServerResponse).write(value)) await drained(res);
+      if (!(res as ServerResponse).write(value)) await drainedOrClosed(res);
     }
     res.end();
   } catch {
@@ -160,7 +160,7 @@ function writeSseDirect(
     const chunked = 'chunkedEncoding' in res ? chunkedSocketWriter(res) : undefined;
     const sink: SseSink = {
       write: chunked ? chunked.write : (bytes) => res.destroyed || out.write(bytes),
-      ready: chunked ? chunked.ready : () => drained(res),
+      ready: chunked ? chunked.ready : () => drainedOrClosed(res),
       end: () => {
         // After a disconnect there is nothing to end (and ending would mark it finished).
         if (!res.destroyed) res.end();
@@ -178,18 +178,6 @@ function writeSseDirect(
       pump.cancel(CLIENT_DISCONNECTED);
       resolve();
     });
-  });
-}
-
-function drained(res: NodeResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
   });
 }
 
