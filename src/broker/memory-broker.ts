@@ -210,14 +210,19 @@ export class MemoryBroker implements Broker {
     return { messages, gap };
   }
 
-  async join(channel: string, member: PresenceMember): Promise<() => Promise<void>> {
+  async join(channel: string, member: PresenceMember): Promise<void> {
     this.#assertOpen();
     assertChannelName(channel);
     if (typeof member.clientId !== 'string' || member.clientId.length === 0) {
       throw new SluiceError('invalid_argument', 'join: member.clientId must be a non-empty string');
     }
-    // A bound function, not an async closure: one small object per membership.
-    return leaveAsync.bind(this.#presence.join(channel, member));
+    this.#presence.join(channel, member);
+  }
+
+  async leave(channel: string, clientId: string): Promise<void> {
+    assertChannelName(channel);
+    // Not refused once closed: close() already forgot every member.
+    this.#presence.leave(channel, clientId);
   }
 
   async members(channel: string): Promise<PresenceMember[]> {
@@ -300,10 +305,6 @@ interface ChannelShared {
 }
 
 /** `join`'s result: the presence leave (bound as `this`); async, so a failure rejects. */
-async function leaveAsync(this: () => void): Promise<void> {
-  this();
-}
-
 export function createMemoryBroker(options?: MemoryBrokerOptions): MemoryBroker {
   return new MemoryBroker(options);
 }

@@ -8,14 +8,14 @@ class PresenceStream extends QueueIterator<PresenceChange> {
   }
 }
 
-interface Entry {
-  member: PresenceMember;
-  /** Live joins for this clientId on this channel (one per connection). */
-  refs: number;
-}
-
 interface ChannelPresence {
-  members: Map<string, Entry>;
+  /** The stored copy of each member's first connection, by `clientId`. */
+  members: Map<string, PresenceMember>;
+  /**
+   * Connections beyond the first per `clientId` (a client with two tabs), created with the
+   * first such client: the common one-connection member costs one map entry, no counter.
+   */
+  extra: Map<string, number> | undefined;
   watchers: Set<PresenceStream>;
 }
 
@@ -25,34 +25,46 @@ interface ChannelPresence {
  * connection and `leave` when its last one leaves. The `info` kept is the first
  * connection's. A channel's entry is removed as soon as it has no member and no watcher, so
  * memory follows live connections, not channel names ever used.
+ *
+ * Leaving takes the `clientId` rather than returning a function per join: thousands of idle
+ * connections then hold no closure, context or entry object for their membership.
  */
 export class MemoryPresence {
   readonly #channels = new Map<string, ChannelPresence>();
 
-  join(channel: string, member: PresenceMember): () => void {
+  join(channel: string, member: PresenceMember): void {
     const state = this.#state(channel);
-    const entry = state.members.get(member.clientId);
-    if (entry) entry.refs++;
-    else {
-      const stored: PresenceMember = { ...member }; // later edits by the caller don't leak in
-      state.members.set(member.clientId, { member: stored, refs: 1 });
-      this.#emit(state, { type: 'join', channel, member: stored });
+    const clientId = member.clientId;
+    if (state.members.has(clientId)) {
+      const extra = (state.extra ??= new Map());
+      extra.set(clientId, (extra.get(clientId) ?? 0) + 1);
+      return;
     }
-    let left = false;
-    return () => {
-      if (left) return; // idempotent: a double leave never steals another connection's ref
-      left = true;
-      const current = state.members.get(member.clientId); // alive while this ref is held
-      if (!current || --current.refs > 0) return;
-      state.members.delete(member.clientId);
-      this.#emit(state, { type: 'leave', channel, member: current.member });
-      this.#release(channel, state);
-    };
+    const stored: PresenceMember = { ...member }; // later edits by the caller don't leak in
+    state.members.set(clientId, stored);
+    this.#emit(state, { type: 'join', channel, member: stored });
+  }
+
+  /** Drops one connection of `clientId`; past its last one it leaves. Unknown: nothing. */
+  leave(channel: string, clientId: string): void {
+    const state = this.#channels.get(channel);
+    const member = state?.members.get(clientId);
+    if (state === undefined || member === undefined) return;
+    const extra = state.extra;
+    const more = extra?.get(clientId);
+    if (extra !== undefined && more !== undefined) {
+      if (more > 1) extra.set(clientId, more - 1);
+      else extra.delete(clientId);
+      return;
+    }
+    state.members.delete(clientId);
+    this.#emit(state, { type: 'leave', channel, member });
+    this.#release(channel, state);
   }
 
   members(channel: string): PresenceMember[] {
     const state = this.#channels.get(channel);
-    return state ? [...state.members.values()].map((entry) => ({ ...entry.member })) : [];
+    return state ? [...state.members.values()].map((member) => ({ ...member })) : [];
   }
 
   watch(
@@ -94,7 +106,7 @@ export class MemoryPresence {
   #state(channel: string): ChannelPresence {
     let state = this.#channels.get(channel);
     if (!state) {
-      state = { members: new Map(), watchers: new Set() };
+      state = { members: new Map(), extra: undefined, watchers: new Set() };
       this.#channels.set(channel, state);
     }
     return state;

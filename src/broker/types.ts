@@ -109,8 +109,16 @@ export interface Broker {
    */
   subscribe(channel: string, options?: SubscribeOptions): AsyncIterable<SubscriptionItem>;
   history(channel: string, options?: HistoryOptions): Promise<HistoryResult>;
-  /** Presence: join returns a function that leaves. */
-  join(channel: string, member: PresenceMember): Promise<() => Promise<void>>;
+  /**
+   * Presence: enters `member` for one connection. Joins are counted per `clientId`: a
+   * client joined twice (two tabs) is listed once and leaves with its last `leave`.
+   */
+  join(channel: string, member: PresenceMember): Promise<void>;
+  /**
+   * Drops one join of `clientId`; the caller leaves once per join. Nothing when the client
+   * is not a member (also after `close()`).
+   */
+  leave(channel: string, clientId: string): Promise<void>;
   members(channel: string): Promise<PresenceMember[]>;
   /** Join and leave events for a channel until the signal aborts. */
   presence(channel: string, options?: PresenceOptions): AsyncIterable<PresenceChange>;

@@ -37,6 +37,22 @@ export interface ChannelHost {
   fail(error: unknown): void;
 }
 
+/**
+ * A member's `info` as peers see it, one per principal (the broker keeps its own copy of
+ * the member, not of the info): the open mode's single principal shares one object, and a
+ * token's principal one for all of its channels.
+ */
+const memberInfos = new WeakMap<Principal, { readonly subject: string }>();
+
+function memberInfo(principal: Principal): { readonly subject: string } {
+  let info = memberInfos.get(principal);
+  if (info === undefined) {
+    info = Object.freeze({ subject: principal.subject });
+    memberInfos.set(principal, info);
+  }
+  return info;
+}
+
 export class ChannelSubscription implements FeedMember {
   readonly channel: string;
   readonly #host: ChannelHost;
@@ -56,7 +72,8 @@ export class ChannelSubscription implements FeedMember {
   /** Aborts the wait for room of a full `disconnect` connection, while there is one. */
   #waiting: AbortController | undefined;
   #presence: AbortController | undefined;
-  #leave: (() => Promise<void>) | undefined;
+  /** In the channel's presence: `stop` leaves (once, by client id: no closure per join). */
+  #joined = false;
 
   constructor(host: ChannelHost, channel: string, policy: ResolvedChannelPolicy) {
     this.#host = host;
@@ -68,9 +85,10 @@ export class ChannelSubscription implements FeedMember {
   async join(): Promise<void> {
     const member: PresenceMember = {
       clientId: this.#host.id,
-      info: { subject: this.#host.principal.subject },
+      info: memberInfo(this.#host.principal),
     };
-    this.#leave = await this.#host.options.broker.join(this.channel, member);
+    await this.#host.options.broker.join(this.channel, member);
+    this.#joined = true;
   }
 
   /** (Re)starts event delivery, replaying after `since` when given. */
@@ -108,9 +126,9 @@ export class ChannelSubscription implements FeedMember {
   async stop(): Promise<void> {
     this.#stopEvents();
     this.#presence?.abort();
-    const leave = this.#leave;
-    this.#leave = undefined;
-    await leave?.();
+    if (!this.#joined) return;
+    this.#joined = false;
+    await this.#host.options.broker.leave(this.channel, this.#host.id);
   }
 
   /** `FeedMember`: one item of the shared stream. */

@@ -8,7 +8,7 @@ const ids = (members: { clientId: string }[]) => members.map((m) => m.clientId).
 /**
  * Presence: members keyed by clientId and reference-counted per connection — a client
  * joined twice (two tabs) is listed once, `join` is announced on its first connection and
- * `leave` only when its last one leaves. Leave functions are idempotent.
+ * `leave` only when its last one leaves. A leave without a join to drop does nothing.
  */
 export function presenceContract(context: ContractContext): void {
   const { make } = context;
@@ -17,14 +17,14 @@ export function presenceContract(context: ContractContext): void {
     it('lists joined members with their info, and forgets them on leave', async () => {
       const broker = await make();
       const channel = uniqueChannel();
-      const leaveA = await broker.join(channel, { clientId: 'a', info: { name: 'Ada' } });
-      const leaveB = await broker.join(channel, { clientId: 'b' });
+      await broker.join(channel, { clientId: 'a', info: { name: 'Ada' } });
+      await broker.join(channel, { clientId: 'b' });
       const members = await broker.members(channel);
       expect(ids(members)).toEqual(['a', 'b']);
       expect(members.find((m) => m.clientId === 'a')?.info).toEqual({ name: 'Ada' });
-      await leaveA();
+      await broker.leave(channel, 'a');
       expect(ids(await broker.members(channel))).toEqual(['b']);
-      await leaveB();
+      await broker.leave(channel, 'b');
       expect(await broker.members(channel)).toEqual([]);
     });
 
@@ -36,17 +36,32 @@ export function presenceContract(context: ContractContext): void {
       expect(await broker.members(two)).toEqual([]);
     });
 
-    it('counts connections per clientId; leave is idempotent', async () => {
+    it('counts joins per clientId; a leave without a join does nothing', async () => {
       const broker = await make();
       const channel = uniqueChannel();
-      const tab1 = await broker.join(channel, { clientId: 'a' });
-      const tab2 = await broker.join(channel, { clientId: 'a' });
+      await broker.leave(channel, 'a'); // never joined: no negative count
+      await broker.join(channel, { clientId: 'a' });
+      await broker.join(channel, { clientId: 'a' });
+      await broker.join(channel, { clientId: 'a' });
       expect(ids(await broker.members(channel))).toEqual(['a']);
-      await tab1();
-      await tab1(); // a second call must not take tab2's place
+      await broker.leave(channel, 'a');
+      await broker.leave(channel, 'a');
       expect(ids(await broker.members(channel))).toEqual(['a']);
-      await tab2();
+      await broker.leave(channel, 'a');
       expect(await broker.members(channel)).toEqual([]);
+      await broker.leave(channel, 'a'); // already gone
+      await broker.join(channel, { clientId: 'a' });
+      expect(ids(await broker.members(channel))).toEqual(['a']);
+      await broker.leave(channel, 'a');
+      expect(await broker.members(channel)).toEqual([]);
+    });
+
+    it('leaving after close() is harmless', async () => {
+      const broker = await make();
+      const channel = uniqueChannel();
+      await broker.join(channel, { clientId: 'a' });
+      await broker.close();
+      await expect(broker.leave(channel, 'a')).resolves.toBeUndefined();
     });
 
     it('streams join and leave changes, once per client', async () => {
@@ -54,12 +69,12 @@ export function presenceContract(context: ContractContext): void {
       const channel = uniqueChannel();
       const controller = new AbortController();
       const watcher = iterate(broker.presence(channel, { signal: controller.signal }));
-      const tab1 = await broker.join(channel, { clientId: 'a', info: 1 });
-      const tab2 = await broker.join(channel, { clientId: 'a', info: 2 });
-      const leaveB = await broker.join(channel, { clientId: 'b' });
-      await tab1();
-      await leaveB();
-      await tab2();
+      await broker.join(channel, { clientId: 'a', info: 1 });
+      await broker.join(channel, { clientId: 'a', info: 2 });
+      await broker.join(channel, { clientId: 'b' });
+      await broker.leave(channel, 'a');
+      await broker.leave(channel, 'b');
+      await broker.leave(channel, 'a');
       const changes = await take(watcher, 4);
       const summary = changes.map((c: PresenceChange) => `${c.type}:${c.member.clientId}`);
       expect(summary).toEqual(['join:a', 'join:b', 'leave:b', 'leave:a']);

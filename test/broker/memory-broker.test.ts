@@ -173,15 +173,15 @@ describe('MemoryBroker', () => {
       const broker = createMemoryBroker();
       const controller = new AbortController();
       const watcher = iterate(broker.presence('room', { signal: controller.signal }));
-      const leave = await broker.join('room', { clientId: 'a' });
-      const leaveAgain = await broker.join('room', { clientId: 'a' });
+      await broker.join('room', { clientId: 'a' });
+      await broker.join('room', { clientId: 'a' });
       expect(stats(broker)).toMatchObject({
         presenceChannels: 1,
         presenceMembers: 1,
         presenceWatchers: 1,
       });
-      await leave();
-      await leaveAgain();
+      await broker.leave('room', 'a');
+      await broker.leave('room', 'a');
       controller.abort();
       expect(stats(broker)).toMatchObject({
         presenceChannels: 0,
