@@ -150,26 +150,38 @@ export function nodeTransport(): UpstreamTransport {
           status: message.statusCode ?? 502,
           contentType: message.headers['content-type'] ?? '',
           stream: () => new NodeByteSource(message),
-          json: (maxBytes) => nodeJson(message, maxBytes),
+          json: (maxBytes) => nodeJson(message, maxBytes, signal),
         });
       });
       req.end(request.body);
     });
 }
 
-function nodeJson(message: http.IncomingMessage, maxBytes: number): Promise<unknown> {
+/** The whole body as JSON; the signal still stops it (as it does a fetch body). */
+function nodeJson(
+  message: http.IncomingMessage,
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
+    const fail = (error: Error): void => {
+      signal.removeEventListener('abort', onAbort);
+      message.destroy();
+      reject(error);
+    };
+    const onAbort = (): void => fail(aborted());
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
     message.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) {
-        message.destroy();
-        reject(tooLarge(maxBytes));
-      } else parts.push(chunk);
+      if (size > maxBytes) fail(tooLarge(maxBytes));
+      else parts.push(chunk);
     });
-    message.once('error', reject);
+    message.once('error', fail);
     message.once('end', () => {
+      signal.removeEventListener('abort', onAbort);
       try {
         resolve(JSON.parse(Buffer.concat(parts).toString('utf8')) as unknown);
       } catch (error) {

@@ -8,12 +8,13 @@ import { createUpstreamProvider } from '../../src/llm/upstream-provider.js';
 /**
  * A raw upstream, by `x-mode` header: `ok` streams two tokens and [DONE]; `late-end` sends
  * [DONE] and ends the body 30 ms later; `cut` drops the socket mid-body; `slow` streams a
- * token every 20 ms until its client goes away.
+ * token every 20 ms until its client goes away; `hang` never answers.
  */
 let server: http.Server;
 let base: string;
 let connections = 0;
 let closedEarly = 0;
+let hungClosed = 0;
 const sockets = new Set<Socket>();
 
 const frame = (body: unknown): string => `data: ${JSON.stringify(body)}\n\n`;
@@ -24,10 +25,16 @@ beforeAll(async () => {
   server = http.createServer((req, res) => {
     req.resume();
     const mode = (req.headers['x-mode'] as string | undefined) ?? 'ok';
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (mode !== 'hang') res.writeHead(200, { 'content-type': 'text/event-stream' });
     if (mode === 'ok') {
       res.write(token('a'));
       setTimeout(() => res.end(token('b') + finish + 'data: [DONE]\n\n'), 5);
+    } else if (mode === 'hang') {
+      // Never answers: the headers timeout (or an abort) must end the wait.
+      res.once('close', () => {
+        if (!res.headersSent) hungClosed++;
+      });
+      return;
     } else if (mode === 'late-end') {
       res.write(token('a') + finish + 'data: [DONE]\n\n');
       setTimeout(() => res.end(), 30);
@@ -75,11 +82,12 @@ async function run(
 }
 
 for (const transport of ['node:http', 'fetch'] as const) {
-  const make = (mode: string) =>
+  const make = (mode: string, extra: { baseUrl?: string; headersTimeoutMs?: number } = {}) =>
     createUpstreamProvider({
       baseUrl: base,
       headers: { 'x-mode': mode },
       ...(transport === 'fetch' ? { fetch: globalThis.fetch } : {}),
+      ...extra,
     });
 
   describe(`upstream provider over ${transport}`, () => {
@@ -90,6 +98,38 @@ for (const transport of ['node:http', 'fetch'] as const) {
         { type: 'content', text: 'a' },
         { type: 'content', text: 'b' },
         { type: 'finish', reason: 'stop' },
+      ]);
+    });
+
+    it('no headers within headersTimeoutMs is a 504, and the request is closed', async () => {
+      const before = hungClosed;
+      const { error } = await run(make('hang', { headersTimeoutMs: 50 }));
+      expect(isSluiceError(error) && [error.code, error.status]).toEqual([
+        'llm_upstream_error',
+        504,
+      ]);
+      await expect.poll(() => hungClosed).toBe(before + 1);
+    });
+
+    it('an abort before the headers rejects with its reason and closes the request', async () => {
+      const before = hungClosed;
+      const abort = new AbortController();
+      const reason = new Error('client left');
+      setTimeout(() => abort.abort(reason), 30);
+      const { error } = await run(make('hang'), abort.signal);
+      expect(error).toBe(reason);
+      await expect.poll(() => hungClosed).toBe(before + 1);
+    });
+
+    it('an unreachable upstream is a 502', async () => {
+      const closed = http.createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      const { error } = await run(make('ok', { baseUrl: `http://127.0.0.1:${port}/v1` }));
+      expect(isSluiceError(error) && [error.code, error.status]).toEqual([
+        'llm_upstream_error',
+        502,
       ]);
     });
 
