@@ -9,11 +9,12 @@ import type { ModelEvent } from './model.js';
 /** What a loop needs from its generation. */
 export interface ProducerStep {
   signal: AbortSignal;
-  /** Takes one event; true when the generation must stop (its event cap). */
-  take(event: ModelEvent): Promise<boolean>;
+  /** Takes one event; true (or a promise of it) when the generation must stop (its cap). */
+  take(event: ModelEvent): boolean | Promise<boolean>;
   /** ms until the pending delta may be published; undefined when nothing is pending. */
   flushDelay(): number | undefined;
-  flush(): Promise<void>;
+  /** Publishes the pending delta; undefined when there was none. */
+  flush(): Promise<unknown> | undefined;
 }
 
 type Next = IteratorResult<ModelEvent> | 'flush' | 'stop';
@@ -59,7 +60,8 @@ export async function pollLoop(
       }
       if ('error' in result) throw result.error;
       if (result.done) return;
-      if (await step.take(result.value)) return;
+      const stop = step.take(result.value);
+      if (stop === true || (stop !== false && (await stop))) return;
     }
   } finally {
     clearTimeout(timer);
@@ -97,7 +99,8 @@ export async function raceLoop(
       }
       pending = undefined;
       if (next.done) return;
-      if (await step.take(next.value)) return;
+      const stop = step.take(next.value);
+      if (stop === true || (stop !== false && (await stop))) return;
     }
   } finally {
     pending?.catch(() => undefined);

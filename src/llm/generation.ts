@@ -178,22 +178,25 @@ export class Generation {
   }
 
   /**
-   * One model event. Returns true when the generation hit its event cap and must stop.
-   * Deltas are published at once, or held for the coalescing interval.
+   * One model event: true (or a promise of true) when the generation hit its event cap and
+   * must stop. Deltas are published at once, or held for the coalescing interval. Not
+   * `async`: a token costs the broker's publish promise and nothing more.
    */
-  async #take(event: ModelEvent, run: Run): Promise<boolean> {
+  #take(event: ModelEvent, run: Run): boolean | Promise<boolean> {
     this.#counter.add(event);
     if (event.type === 'content' || event.type === 'tool_call') {
       this.#buffer.add(event);
-      if (this.#flushDelay() === 0) await this.#flush();
-      if (this.#published >= this.#o.maxEvents - TERMINAL_RESERVE) {
-        run.capped = true;
-        return true;
-      }
-    } else if (event.type === 'finish') {
-      run.finish = event.reason;
+      const flushed = this.#flushDelay() === 0 ? this.#flush() : undefined;
+      return flushed ? flushed.then(() => this.#atCap(run)) : this.#atCap(run);
     }
+    if (event.type === 'finish') run.finish = event.reason;
     return false;
+  }
+
+  #atCap(run: Run): boolean {
+    if (this.#published < this.#o.maxEvents - TERMINAL_RESERVE) return false;
+    run.capped = true;
+    return true;
   }
 
   /** ms to wait before the pending delta may be published; undefined when nothing is pending. */
@@ -204,10 +207,11 @@ export class Generation {
     return Math.max(0, this.#lastPublish + interval - performance.now());
   }
 
-  async #flush(): Promise<void> {
+  /** Publishes the pending delta, if any (undefined when nothing was pending). */
+  #flush(): Promise<string> | undefined {
     const delta = this.#buffer.take();
-    if (delta)
-      await this.#publish(GEN_EVENTS.chunk, this.#builder.deltaJson(delta, this.#usageField()));
+    if (!delta) return undefined;
+    return this.#publish(GEN_EVENTS.chunk, this.#builder.deltaJson(delta, this.#usageField()));
   }
 
   #usageField(): null | undefined {
@@ -218,12 +222,16 @@ export class Generation {
     await this.#publish(GEN_EVENTS.chunk, JSON.stringify(chunk));
   }
 
-  async #publish(event: string, data: string): Promise<string> {
-    const id = await this.#o.broker.publish(this.channel, { event, data });
+  #publish(event: string, data: string): Promise<string> {
+    return this.#o.broker.publish(this.channel, { event, data }).then(this.#onPublished);
+  }
+
+  /** Counts a message once the broker took it (one bound function, not a closure per publish). */
+  readonly #onPublished = (id: string): string => {
     this.#published++;
     this.#lastPublish = performance.now();
     return id;
-  }
+  };
 
   async #end(finish: FinishReason | undefined, capped: boolean, failure: unknown): Promise<void> {
     const outcome = decideOutcome({ stopIntent: this.#stopIntent, finish, capped, failure });
