@@ -14,7 +14,7 @@ import type { ResolvedHubOptions } from './hub-options.js';
 import { handleRequest, type RequestContext } from './hub-requests.js';
 import { InboundGuard, readableRequestId } from './inbound-guard.js';
 import { encodeFrame } from './event-frame.js';
-import { dropNoticeEncoder, SocketSink, type HubSocket, type SocketOwner } from './hub-socket.js';
+import { outboundLimits, SocketSink, type HubSocket, type SocketOwner } from './hub-socket.js';
 import { OutboundQueue } from './outbound-queue.js';
 import {
   PROTOCOL_VERSION,
@@ -37,6 +37,7 @@ export interface HubCounters {
 
 /** What every connection of a hub shares with it (one object per hub, not per connection). */
 export interface HubShared {
+  readonly options: ResolvedHubOptions;
   readonly counters: HubCounters;
   readonly feeds: ChannelFeeds;
   /** Called once a connection closed and every subscription was torn down. */
@@ -47,21 +48,24 @@ export interface HubShared {
 const MAX_TIMER = 2 ** 31 - 1;
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/** A connection's life, one field: open, closing (no more sends), cleaning up, finished. */
+const OPEN = 0;
+const CLOSING = 1;
+const CLEANING = 2;
+/** Cleanup finished: `closed` is settled from here on. */
+const FINISHED = 3;
+
 export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
   readonly id: string;
   readonly principal: Principal;
   readonly codec: WireCodec;
-  readonly options: ResolvedHubOptions;
   readonly outbound: OutboundQueue;
   readonly subscriptions = new SubscriptionTable<ChannelSubscription>();
   readonly #ws: HubSocket;
   readonly #shared: HubShared;
   readonly #guard: InboundGuard;
   #alive = true;
-  #closing = false;
-  #cleanedUp = false;
-  /** Cleanup finished: `closed` is settled from here on. */
-  #finished = false;
+  #phase = OPEN;
   #pending = 0;
   /** The request chain; back to the shared resolved promise whenever it runs empty. */
   #chain: Promise<void> = RESOLVED;
@@ -77,7 +81,6 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
       id: string;
       principal: Principal;
       codec: WireCodec;
-      options: ResolvedHubOptions;
       /** The upgraded socket `ws` runs on: complete frames are written to it directly. */
       socket: Duplex;
     },
@@ -88,13 +91,17 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
     this.id = init.id;
     this.principal = init.principal;
     this.codec = init.codec;
-    this.options = init.options;
     this.#shared = shared;
-    this.#guard = new InboundGuard(init.options);
-    this.outbound = new OutboundQueue(new SocketSink(ws, init.socket), {
-      maxBytes: init.options.maxBufferedBytes,
-      encodeDropNotice: dropNoticeEncoder(init.codec),
-    });
+    this.#guard = new InboundGuard(shared.options);
+    this.outbound = new OutboundQueue(
+      new SocketSink(ws, init.socket),
+      outboundLimits(shared.options, init.codec),
+    );
+  }
+
+  /** The hub's options, read through the shared object: one field less per connection. */
+  get options(): ResolvedHubOptions {
+    return this.#shared.options;
   }
 
   get feeds(): ChannelFeeds {
@@ -103,7 +110,7 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
 
   /** Resolves once the socket closed and every subscription was torn down. */
   get closed(): Promise<void> {
-    if (this.#finished) return RESOLVED;
+    if (this.#phase === FINISHED) return RESOLVED;
     return (this.#closed ??= new Promise((resolve) => (this.#resolveClosed = resolve)));
   }
 
@@ -122,7 +129,7 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
 
   /** One heartbeat tick: terminate if nothing arrived since the last tick, else ping. */
   heartbeat(): void {
-    if (this.#closing) return;
+    if (this.#phase !== OPEN) return;
     if (!this.#alive) {
       this.#shared.counters.heartbeatTimeouts++;
       this.terminate();
@@ -133,28 +140,28 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
   }
 
   send(message: ServerMessage): void {
-    if (this.#closing) return;
+    if (this.#phase !== OPEN) return;
     if (this.outbound.offer({ data: encodeFrame(this.codec, message) }) === 'full') {
       this.slowConsumer();
     }
   }
 
   slowConsumer(): void {
-    if (this.#closing) return;
+    if (this.#phase !== OPEN) return;
     this.#shared.counters.slowConsumerDisconnects++;
     this.close(CLOSE_CODES.SLOW_CONSUMER);
   }
 
   fail(error: unknown): void {
-    if (this.#closing) return;
+    if (this.#phase !== OPEN) return;
     this.options.onError(error, { clientId: this.id });
     this.close(CLOSE_CODES.INTERNAL_ERROR);
   }
 
   /** Closes with a close frame; the socket is destroyed if the peer does not answer in time. */
   close(code: number, reason = closeReason(code)): void {
-    if (this.#closing) return;
-    this.#closing = true;
+    if (this.#phase !== OPEN) return;
+    this.#phase = CLOSING;
     this.outbound.close(); // a closing connection holds no backlog
     this.#ws.close(code, reason);
     this.#closeTimer = setTimeout(() => this.#ws.terminate(), this.options.closeTimeout);
@@ -162,7 +169,7 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
   }
 
   terminate(): void {
-    this.#closing = true;
+    if (this.#phase === OPEN) this.#phase = CLOSING;
     this.#ws.terminate();
   }
 
@@ -196,7 +203,7 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
   /** A data frame from the peer: one message or a batch. */
   receive(data: RawData, isBinary: boolean): void {
     this.#alive = true;
-    if (this.#closing) return;
+    if (this.#phase !== OPEN) return;
     let values: unknown[];
     try {
       const bytes = Array.isArray(data)
@@ -211,7 +218,7 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
       return;
     }
     for (const value of values) {
-      if (this.#closing) return;
+      if (this.#phase !== OPEN) return;
       const admission = this.#guard.admit();
       if (admission !== 'accept') {
         this.#rateLimited(value, admission);
@@ -264,7 +271,7 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
 
   #armExpiry(): void {
     const expiresAt = this.principal.expiresAt;
-    if (expiresAt === undefined || this.#closing) return;
+    if (expiresAt === undefined || this.#phase !== OPEN) return;
     const delay = expiresAt - Date.now();
     if (delay <= 0) {
       this.close(CLOSE_CODES.TOKEN_EXPIRED);
@@ -276,9 +283,8 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
 
   /** The socket closed: stops timers, drops the backlog, leaves every channel. */
   async cleanup(): Promise<void> {
-    if (this.#cleanedUp) return;
-    this.#cleanedUp = true;
-    this.#closing = true;
+    if (this.#phase >= CLEANING) return;
+    this.#phase = CLEANING;
     clearTimeout(this.#closeTimer);
     clearTimeout(this.#expiryTimer);
     const stats = this.outbound.stats();
@@ -293,13 +299,13 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
     for (const result of results) {
       if (result.status === 'rejected') this.options.onError(result.reason, { clientId: this.id });
     }
-    this.#finished = true;
+    this.#phase = FINISHED;
     this.#ws.owner = undefined;
     this.#resolveClosed?.();
     this.#shared.connectionClosed(this);
   }
 
   get isClosing(): boolean {
-    return this.#closing;
+    return this.#phase !== OPEN;
   }
 }

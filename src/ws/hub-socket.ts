@@ -1,12 +1,13 @@
 /**
  * The hub's side of ws: its WebSocket class, the sink that writes complete frames to the
- * upgraded socket, and the drop-notice encoders. Everything here is per connection or
- * shared by all, sized for thousands of idle connections.
+ * upgraded socket, and the outbound limits its connections share. Everything here is per
+ * connection or shared by all, sized for thousands of idle connections.
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import { encodeFrame } from './event-frame.js';
-import type { OutboundSink } from './outbound-queue.js';
+import type { ResolvedHubOptions } from './hub-options.js';
+import { OutboundLimits, type OutboundSink } from './outbound-queue.js';
 import type { WireCodec } from './protocol.js';
 
 /** What a socket reports to its connection. */
@@ -81,17 +82,23 @@ export class SocketSink implements OutboundSink {
   }
 }
 
-/** One drop-notice encoder per wire format, shared by every connection. */
-const dropNoticeEncoders = new Map<WireCodec, (channel: string, count: number) => Uint8Array>();
+/** Outbound limits and drop-notice encoder per hub and wire format, shared by its connections. */
+const outboundLimitsByHub = new WeakMap<ResolvedHubOptions, Map<WireCodec, OutboundLimits>>();
 
-export function dropNoticeEncoder(
-  codec: WireCodec,
-): (channel: string, count: number) => Uint8Array {
-  let encoder = dropNoticeEncoders.get(codec);
-  if (!encoder) {
-    encoder = (channel, count) =>
-      encodeFrame(codec, { type: 'gap', channel, reason: 'dropped', count });
-    dropNoticeEncoders.set(codec, encoder);
+export function outboundLimits(options: ResolvedHubOptions, codec: WireCodec): OutboundLimits {
+  let byCodec = outboundLimitsByHub.get(options);
+  if (!byCodec) {
+    byCodec = new Map();
+    outboundLimitsByHub.set(options, byCodec);
   }
-  return encoder;
+  let limits = byCodec.get(codec);
+  if (!limits) {
+    limits = new OutboundLimits({
+      maxBytes: options.maxBufferedBytes,
+      encodeDropNotice: (channel, count) =>
+        encodeFrame(codec, { type: 'gap', channel, reason: 'dropped', count }),
+    });
+    byCodec.set(codec, limits);
+  }
+  return limits;
 }

@@ -82,6 +82,7 @@ class Hub implements WebSocketHub {
     this.#options = resolveHubOptions(options);
     this.path = this.#options.path;
     this.#shared = {
+      options: this.#options,
       counters: {
         slowConsumerDisconnects: 0,
         heartbeatTimeouts: 0,
@@ -211,7 +212,7 @@ class Hub implements WebSocketHub {
   ): void {
     const connection = new HubConnection(
       ws,
-      { id: randomUUID(), principal, codec: negotiated.codec, options: this.#options, socket },
+      { id: randomUUID(), principal, codec: negotiated.codec, socket },
       this.#shared,
     );
     this.#connections.add(connection);

@@ -17,9 +17,7 @@
  *   (latest value wins, keeping its place in line); otherwise like `drop-oldest`.
  * No I/O here: the sink is injected, so tests drive it directly.
  */
-import { LazyFifo } from './lazy-fifo.js';
-
-const EMPTY = new Uint8Array(0);
+import { Backlog, type BacklogEntry } from './outbound-backlog.js';
 
 export type OverflowPolicy = 'disconnect' | 'drop-oldest' | 'conflate';
 
@@ -66,6 +64,34 @@ export interface OutboundQueueOptions {
   encodeDropNotice: (channel: string, count: number) => Uint8Array;
 }
 
+/**
+ * Options checked and resolved once: a hub resolves its options once and every connection's
+ * queue shares the result, so a queue holds one reference instead of four fields.
+ */
+export class OutboundLimits {
+  readonly maxBytes: number;
+  /** What messages may use: `maxBytes` minus the notice reserve. */
+  readonly limit: number;
+  readonly highWaterMark: number;
+  readonly encodeDropNotice: (channel: string, count: number) => Uint8Array;
+
+  constructor(options: OutboundQueueOptions) {
+    this.maxBytes = options.maxBytes ?? OUTBOUND_DEFAULTS.maxBytes;
+    if (!(this.maxBytes > OUTBOUND_DEFAULTS.noticeReserve + OUTBOUND_DEFAULTS.frameOverhead)) {
+      throw new RangeError(
+        `maxBytes must exceed ${OUTBOUND_DEFAULTS.noticeReserve} (the notice reserve)`,
+      );
+    }
+    this.limit = this.maxBytes - OUTBOUND_DEFAULTS.noticeReserve;
+    this.highWaterMark = Math.min(
+      options.socketHighWaterMark ?? OUTBOUND_DEFAULTS.socketHighWaterMark,
+      this.maxBytes,
+    );
+    this.encodeDropNotice = options.encodeDropNotice;
+    Object.freeze(this);
+  }
+}
+
 export interface OutboundStats {
   /** Socket buffer plus queue: the number the invariant bounds. */
   bufferedBytes: number;
@@ -81,63 +107,35 @@ export interface OutboundStats {
   indexedEntries: number;
 }
 
-interface Entry {
-  data: Uint8Array;
-  bytes: number;
-  channel: string | undefined;
-  evictable: boolean;
-  mapKey: string | undefined;
-  /** Sent or evicted: no longer counted; skipped where it still sits in an array. */
-  gone: boolean;
-}
-
-class Backlog {
-  readonly items = new LazyFifo<Entry>();
-  /** The droppable subset of `items`, in the same order: eviction candidates. */
-  readonly evictable = new LazyFifo<Entry>();
-  readonly keyed = new Map<string, Entry>();
-  /** Drops per channel not yet announced (bounded by the connection's subscriptions). */
-  readonly pendingDrops = new Map<string, number>();
-}
-
 interface Waiter {
   bytes: number;
   resolve: (ok: boolean) => void;
 }
 
+/** Cumulative drop and conflation counts, created with the first of either. */
+interface Counts {
+  dropped: number;
+  conflated: number;
+}
+
+const FLUSHING = 1;
+const CLOSED = 2;
+
 export class OutboundQueue {
   readonly #sink: OutboundSink;
-  readonly #maxBytes: number;
-  /** What messages may use: `maxBytes` minus the notice reserve. */
-  readonly #limit: number;
-  readonly #highWaterMark: number;
-  readonly #encodeDropNotice: (channel: string, count: number) => Uint8Array;
+  readonly #limits: OutboundLimits;
   /** Created on the first message that has to wait: idle connections hold none of it. */
   #backlog: Backlog | undefined;
   #waiters: Set<Waiter> | undefined;
-  #queuedBytes = 0;
-  #queuedMessages = 0;
-  #dropped = 0;
-  #conflated = 0;
-  #flushing = false;
-  #closed = false;
+  #counts: Counts | undefined;
+  /** FLUSHING | CLOSED bits: one field for two rarely set booleans. */
+  #state = 0;
   /** Runs after every frame the socket wrote (`#sent`, bound: smaller than a closure). */
   readonly #onSent: () => void;
 
-  constructor(sink: OutboundSink, options: OutboundQueueOptions) {
+  constructor(sink: OutboundSink, options: OutboundQueueOptions | OutboundLimits) {
     this.#sink = sink;
-    this.#maxBytes = options.maxBytes ?? OUTBOUND_DEFAULTS.maxBytes;
-    if (!(this.#maxBytes > OUTBOUND_DEFAULTS.noticeReserve + OUTBOUND_DEFAULTS.frameOverhead)) {
-      throw new RangeError(
-        `maxBytes must exceed ${OUTBOUND_DEFAULTS.noticeReserve} (the notice reserve)`,
-      );
-    }
-    this.#limit = this.#maxBytes - OUTBOUND_DEFAULTS.noticeReserve;
-    this.#highWaterMark = Math.min(
-      options.socketHighWaterMark ?? OUTBOUND_DEFAULTS.socketHighWaterMark,
-      this.#maxBytes,
-    );
-    this.#encodeDropNotice = options.encodeDropNotice;
+    this.#limits = options instanceof OutboundLimits ? options : new OutboundLimits(options);
     this.#onSent = this.#sent.bind(this);
   }
 
@@ -148,19 +146,18 @@ export class OutboundQueue {
   }
 
   get bufferedBytes(): number {
-    return this.#sink.bufferedAmount + this.#queuedBytes;
+    return this.#sink.bufferedAmount + (this.#backlog?.queuedBytes ?? 0);
   }
 
   stats(): OutboundStats {
+    const backlog = this.#backlog;
     return {
       bufferedBytes: this.bufferedBytes,
-      queuedBytes: this.#queuedBytes,
-      queuedMessages: this.#queuedMessages,
-      dropped: this.#dropped,
-      conflated: this.#conflated,
-      indexedEntries: this.#backlog
-        ? this.#backlog.items.size + this.#backlog.evictable.size + this.#backlog.keyed.size
-        : 0,
+      queuedBytes: backlog?.queuedBytes ?? 0,
+      queuedMessages: backlog?.queuedMessages ?? 0,
+      dropped: this.#counts?.dropped ?? 0,
+      conflated: this.#counts?.conflated ?? 0,
+      indexedEntries: backlog?.indexedEntries ?? 0,
     };
   }
 
@@ -177,7 +174,8 @@ export class OutboundQueue {
    */
   #admits(bytes: number): boolean {
     const buffered = this.bufferedBytes;
-    return buffered + bytes <= this.#limit || (buffered === 0 && bytes > this.#limit);
+    const limit = this.#limits.limit;
+    return buffered + bytes <= limit || (buffered === 0 && bytes > limit);
   }
 
   /**
@@ -187,41 +185,37 @@ export class OutboundQueue {
    * is read once; no entry, no index.
    */
   writeNow(data: Uint8Array): boolean {
-    const backlog = this.#backlog;
-    if (
-      this.#closed ||
-      this.#flushing ||
-      (backlog !== undefined && (this.#queuedMessages > 0 || backlog.pendingDrops.size > 0))
-    ) {
-      return false;
-    }
+    // A backlog exists only while something is queued or a drop is unannounced.
+    if (this.#state !== 0 || this.#backlog !== undefined) return false;
     const buffered = this.#sink.bufferedAmount;
-    const total = buffered + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
-    if (buffered !== 0 && (total > this.#highWaterMark || total > this.#limit)) return false;
+    if (buffered !== 0) {
+      const total = buffered + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
+      if (total > this.#limits.highWaterMark || total > this.#limits.limit) return false;
+    }
     this.#sink.send(data, this.#onSent);
     return true;
   }
 
   offer(item: OutboundItem): OfferResult {
-    if (this.#closed) return 'dropped';
+    if ((this.#state & CLOSED) !== 0) return 'dropped';
     if (this.writeNow(item.data)) return 'queued';
     const bytes = item.data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
-    const backlog = this.#backlog;
     const policy = item.policy ?? 'disconnect';
     const mapKey =
       policy === 'conflate' ? `${item.channel ?? ''}\u0000${item.key ?? ''}` : undefined;
-    const existing = mapKey === undefined ? undefined : backlog?.keyed.get(mapKey);
+    const existing = mapKey === undefined ? undefined : this.#backlog?.keyed.get(mapKey);
     if (existing) {
       const delta = bytes - existing.bytes;
       if (delta <= 0 || this.#makeRoom(delta, existing)) {
         existing.data = item.data;
         existing.bytes = bytes;
-        this.#queuedBytes += delta;
-        this.#conflated++;
+        // The entry is queued, so the backlog that holds it is still there.
+        if (this.#backlog) this.#backlog.queuedBytes += delta;
+        (this.#counts ??= { dropped: 0, conflated: 0 }).conflated++;
         return 'conflated';
       }
     } else if (this.#makeRoom(bytes, undefined)) {
-      const entry: Entry = {
+      const entry: BacklogEntry = {
         data: item.data,
         bytes,
         channel: item.channel,
@@ -229,12 +223,7 @@ export class OutboundQueue {
         mapKey,
         gone: false,
       };
-      const queue = (this.#backlog ??= new Backlog());
-      queue.items.push(entry);
-      if (entry.evictable) queue.evictable.push(entry);
-      if (mapKey !== undefined) queue.keyed.set(mapKey, entry);
-      this.#queuedBytes += bytes;
-      this.#queuedMessages++;
+      (this.#backlog ??= new Backlog()).add(entry);
       this.flush();
       return 'queued';
     }
@@ -249,7 +238,7 @@ export class OutboundQueue {
    */
   waitForRoom(size: number, timeout: number | null, signal?: AbortSignal): Promise<boolean> {
     if (this.fits(size)) return Promise.resolve(true);
-    if (this.#closed || signal?.aborted) return Promise.resolve(false);
+    if ((this.#state & CLOSED) !== 0 || signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const finish = (ok: boolean): void => {
@@ -271,92 +260,72 @@ export class OutboundQueue {
 
   /** Moves queued frames to the socket while it is below its high-water mark. */
   flush(): void {
-    if (this.#closed || this.#flushing) return;
+    if (this.#state !== 0) return;
     const backlog = this.#backlog;
     if (backlog === undefined) return;
-    this.#flushing = true;
+    this.#state |= FLUSHING;
     try {
       for (;;) {
         const entry = backlog.items.first();
         if (!entry) {
           for (const channel of [...backlog.pendingDrops.keys()]) {
-            if (!this.#sendDropNotice(channel)) return;
+            if (!this.#sendDropNotice(backlog, channel)) return;
           }
           // Caught up: the structures go until the next backlog (idle connections hold none).
           this.#backlog = undefined;
           return;
         }
         if (entry.channel !== undefined && backlog.pendingDrops.has(entry.channel)) {
-          if (!this.#sendDropNotice(entry.channel)) return;
+          if (!this.#sendDropNotice(backlog, entry.channel)) return;
         }
         const buffered = this.#sink.bufferedAmount;
-        if (buffered > 0 && buffered + entry.bytes > this.#highWaterMark) return;
+        if (buffered > 0 && buffered + entry.bytes > this.#limits.highWaterMark) return;
         const data = entry.data;
-        this.#remove(entry);
+        backlog.remove(entry);
         this.#sink.send(data, this.#onSent);
       }
     } finally {
-      this.#flushing = false;
+      this.#state &= ~FLUSHING;
     }
   }
 
   /** Drops everything and fails the waiters; later offers are ignored. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if ((this.#state & CLOSED) !== 0) return;
+    this.#state |= CLOSED;
     this.#backlog = undefined;
-    this.#queuedBytes = 0;
-    this.#queuedMessages = 0;
     for (const waiter of [...(this.#waiters ?? [])]) waiter.resolve(false);
   }
 
-  #sendDropNotice(channel: string): boolean {
-    const pendingDrops = this.#backlog?.pendingDrops;
-    if (!pendingDrops) return true;
-    const data = this.#encodeDropNotice(channel, pendingDrops.get(channel) ?? 0);
+  #sendDropNotice(backlog: Backlog, channel: string): boolean {
+    const pendingDrops = backlog.pendingDrops;
+    const data = this.#limits.encodeDropNotice(channel, pendingDrops.get(channel) ?? 0);
     // Notices may use the reserve that offers leave free, so with an empty socket one always
     // fits; otherwise wait for the socket to drain (its callback flushes again).
     const buffered = this.#sink.bufferedAmount;
-    if (buffered > 0 && buffered + data.byteLength > this.#highWaterMark) return false;
-    if (this.bufferedBytes + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead > this.#maxBytes) {
-      return false;
-    }
+    if (buffered > 0 && buffered + data.byteLength > this.#limits.highWaterMark) return false;
+    const total = this.bufferedBytes + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
+    if (total > this.#limits.maxBytes) return false;
     pendingDrops.delete(channel);
     this.#sink.send(data, this.#onSent);
     return true;
   }
 
   /** Evicts the oldest droppable entries (never `keep`) until `bytes` fit. */
-  #makeRoom(bytes: number, keep: Entry | undefined): boolean {
+  #makeRoom(bytes: number, keep: BacklogEntry | undefined): boolean {
     while (!this.#admits(bytes)) {
-      const victim = this.#backlog?.evictable.first(keep);
-      if (!victim) return false;
-      this.#remove(victim);
+      const backlog = this.#backlog;
+      const victim = backlog?.evictable.first(keep);
+      if (!backlog || !victim) return false;
+      backlog.remove(victim);
       this.#countDrop(victim.channel);
     }
     return true;
   }
 
-  /** Takes an entry out of every index (a flushed frame must not stay reachable from here). */
-  #remove(entry: Entry): void {
-    entry.gone = true;
-    entry.data = EMPTY;
-    const backlog = this.#backlog;
-    if (!backlog) return;
-    backlog.items.released();
-    if (entry.evictable) backlog.evictable.released();
-    this.#queuedBytes -= entry.bytes;
-    this.#queuedMessages--;
-    if (entry.mapKey !== undefined && backlog.keyed.get(entry.mapKey) === entry) {
-      backlog.keyed.delete(entry.mapKey);
-    }
-  }
-
   #countDrop(channel: string | undefined): void {
-    this.#dropped++;
-    if (channel === undefined) return;
-    const pendingDrops = (this.#backlog ??= new Backlog()).pendingDrops;
-    pendingDrops.set(channel, (pendingDrops.get(channel) ?? 0) + 1);
+    (this.#counts ??= { dropped: 0, conflated: 0 }).dropped++;
+    if (channel !== undefined) (this.#backlog ??= new Backlog()).countDrop(channel);
   }
 
   #wake(): void {
