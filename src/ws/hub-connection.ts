@@ -14,7 +14,7 @@ import type { ResolvedHubOptions } from './hub-options.js';
 import { handleRequest, type RequestContext } from './hub-requests.js';
 import { InboundGuard, readableRequestId } from './inbound-guard.js';
 import { encodeFrame } from './event-frame.js';
-import { outboundLimits, SocketSink, type HubSocket, type SocketOwner } from './hub-socket.js';
+import { outboundLimits, type HubSocket, type SocketOwner } from './hub-socket.js';
 import { OutboundQueue } from './outbound-queue.js';
 import {
   PROTOCOL_VERSION,
@@ -87,16 +87,13 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
     shared: HubShared,
   ) {
     this.#ws = ws;
-    ws.owner = this;
+    ws.attach(this, init.socket);
     this.id = init.id;
     this.principal = init.principal;
     this.codec = init.codec;
     this.#shared = shared;
     this.#guard = new InboundGuard(shared.options);
-    this.outbound = new OutboundQueue(
-      new SocketSink(ws, init.socket),
-      outboundLimits(shared.options, init.codec),
-    );
+    this.outbound = new OutboundQueue(ws, outboundLimits(shared.options, init.codec));
   }
 
   /** The hub's options, read through the shared object: one field less per connection. */

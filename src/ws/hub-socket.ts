@@ -1,5 +1,5 @@
 /**
- * The hub's side of ws: its WebSocket class, the sink that writes complete frames to the
+ * The hub's side of ws: its WebSocket class, which also writes complete frames to the
  * upgraded socket, and the outbound limits its connections share. Everything here is per
  * connection or shared by all, sized for thousands of idle connections.
  */
@@ -22,15 +22,33 @@ export interface SocketOwner {
   cleanup(): Promise<void>;
 }
 
+const OPEN = WebSocket.OPEN;
+
 /**
  * The hub's WebSocket class (ws's `WebSocket` server option). ws announces a socket's
  * messages, pongs, errors and close through `emit`; this class hands those four straight to
  * its connection instead of going through listeners, which would be four closures and a
  * growing listener table (a dictionary-mode object) per connection. Other events take the
  * ordinary path.
+ *
+ * It is also its connection's outbound sink: complete frames (see ws-frame.ts) are written
+ * to the upgraded socket as they are, in order with ws's own control frames, and never after
+ * ws began its closing handshake. No separate sink object per connection.
  */
-export class HubSocket extends WebSocket {
+export class HubSocket extends WebSocket implements OutboundSink {
   owner: SocketOwner | undefined = undefined;
+  /** The upgraded socket ws runs on (`attach`). */
+  #raw: Duplex | undefined = undefined;
+
+  /** Binds the socket to its connection and to the upgraded socket frames are written to. */
+  attach(owner: SocketOwner, raw: Duplex): void {
+    this.owner = owner;
+    this.#raw = raw;
+  }
+
+  writeFrame(frame: Uint8Array, done: () => void): void {
+    if (this.readyState === OPEN) this.#raw?.write(frame, done);
+  }
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     switch (event) {
@@ -54,31 +72,6 @@ export class HubSocket extends WebSocket {
       default:
         return super.emit(event, ...args);
     }
-  }
-}
-
-const OPEN = WebSocket.OPEN;
-
-/**
- * Writes complete frames (see ws-frame.ts) to the upgraded socket as they are, in order
- * with ws's own control frames, and never after ws began its closing handshake. A class, not
- * an object literal with closures: one small object per connection.
- */
-export class SocketSink implements OutboundSink {
-  readonly #ws: WebSocket;
-  readonly #socket: Duplex;
-
-  constructor(ws: WebSocket, socket: Duplex) {
-    this.#ws = ws;
-    this.#socket = socket;
-  }
-
-  get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
-  }
-
-  send(frame: Uint8Array, done: () => void): void {
-    if (this.#ws.readyState === OPEN) this.#socket.write(frame, done);
   }
 }
 

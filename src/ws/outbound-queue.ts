@@ -30,8 +30,8 @@ export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
 export interface OutboundSink {
   /** Bytes accepted but not yet written to the kernel (ws `bufferedAmount`). */
   readonly bufferedAmount: number;
-  /** Writes one frame; `done` runs once it left user space (or failed). */
-  send(data: Uint8Array, done: () => void): void;
+  /** Writes one complete frame; `done` runs once it left user space (or failed). */
+  writeFrame(data: Uint8Array, done: () => void): void;
 }
 
 export interface OutboundItem {
@@ -192,7 +192,7 @@ export class OutboundQueue {
       const total = buffered + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
       if (total > this.#limits.highWaterMark || total > this.#limits.limit) return false;
     }
-    this.#sink.send(data, this.#onSent);
+    this.#sink.writeFrame(data, this.#onSent);
     return true;
   }
 
@@ -282,7 +282,7 @@ export class OutboundQueue {
         if (buffered > 0 && buffered + entry.bytes > this.#limits.highWaterMark) return;
         const data = entry.data;
         backlog.remove(entry);
-        this.#sink.send(data, this.#onSent);
+        this.#sink.writeFrame(data, this.#onSent);
       }
     } finally {
       this.#state &= ~FLUSHING;
@@ -307,7 +307,7 @@ export class OutboundQueue {
     const total = this.bufferedBytes + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
     if (total > this.#limits.maxBytes) return false;
     pendingDrops.delete(channel);
-    this.#sink.send(data, this.#onSent);
+    this.#sink.writeFrame(data, this.#onSent);
     return true;
   }
 

@@ -14,7 +14,7 @@ class FakeSink implements OutboundSink {
   get bufferedAmount(): number {
     return this.pending.reduce((sum, frame) => sum + frame.data.byteLength, 0);
   }
-  send(data: Uint8Array, done: () => void): void {
+  writeFrame(data: Uint8Array, done: () => void): void {
     this.pending.push({ data, done });
   }
   drain(count = Infinity): void {
