@@ -69,11 +69,13 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
   #pending = 0;
   /** The request chain; back to the shared resolved promise whenever it runs empty. */
   #chain: Promise<void> = RESOLVED;
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The token-expiry timer while open, the close-handshake timer once closing: never both,
+   * so one field.
+   */
+  #timer: ReturnType<typeof setTimeout> | undefined;
   /** `closed`, created only when someone asks (the hub only does when it shuts down). */
-  #closed: Promise<void> | undefined;
-  #resolveClosed: (() => void) | undefined;
+  #closed: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(
     ws: HubSocket,
@@ -108,7 +110,12 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
   /** Resolves once the socket closed and every subscription was torn down. */
   get closed(): Promise<void> {
     if (this.#phase === FINISHED) return RESOLVED;
-    return (this.#closed ??= new Promise((resolve) => (this.#resolveClosed = resolve)));
+    if (this.#closed === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((done) => (resolve = done));
+      this.#closed = { promise, resolve };
+    }
+    return this.#closed.promise;
   }
 
   /** Sends the welcome and starts listening. */
@@ -161,8 +168,9 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
     this.#phase = CLOSING;
     this.outbound.close(); // a closing connection holds no backlog
     this.#ws.close(code, reason);
-    this.#closeTimer = setTimeout(() => this.#ws.terminate(), this.options.closeTimeout);
-    this.#closeTimer.unref();
+    clearTimeout(this.#timer); // no token expiry while closing
+    this.#timer = setTimeout(() => this.#ws.terminate(), this.options.closeTimeout);
+    this.#timer.unref();
   }
 
   terminate(): void {
@@ -274,16 +282,15 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
       this.close(CLOSE_CODES.TOKEN_EXPIRED);
       return;
     }
-    this.#expiryTimer = setTimeout(() => this.#armExpiry(), Math.min(delay, MAX_TIMER));
-    this.#expiryTimer.unref();
+    this.#timer = setTimeout(() => this.#armExpiry(), Math.min(delay, MAX_TIMER));
+    this.#timer.unref();
   }
 
   /** The socket closed: stops timers, drops the backlog, leaves every channel. */
   async cleanup(): Promise<void> {
     if (this.#phase >= CLEANING) return;
     this.#phase = CLEANING;
-    clearTimeout(this.#closeTimer);
-    clearTimeout(this.#expiryTimer);
+    clearTimeout(this.#timer);
     const stats = this.outbound.stats();
     const counters = this.#shared.counters;
     counters.dropped += stats.dropped;
@@ -298,7 +305,7 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
     }
     this.#phase = FINISHED;
     this.#ws.owner = undefined;
-    this.#resolveClosed?.();
+    this.#closed?.resolve();
     this.#shared.connectionClosed(this);
   }
 
