@@ -8,6 +8,7 @@ import type { RawData } from 'ws';
 import type { Principal } from '../core/auth.js';
 import { isSluiceError } from '../core/errors.js';
 import { CLOSE_CODES, closeReason } from './close-codes.js';
+import type { HubShared } from './hub-stats.js';
 import type { ChannelFeeds } from './channel-feed.js';
 import type { ChannelHost, ChannelSubscription } from './hub-channel.js';
 import type { ResolvedHubOptions } from './hub-options.js';
@@ -24,25 +25,6 @@ import {
 } from './protocol.js';
 import { parseClientMessage } from './protocol-parse.js';
 import { SubscriptionTable } from './subscription-table.js';
-
-/** Counters the hub aggregates across connections (cumulative). */
-export interface HubCounters {
-  slowConsumerDisconnects: number;
-  heartbeatTimeouts: number;
-  rateLimited: number;
-  invalidMessages: number;
-  dropped: number;
-  conflated: number;
-}
-
-/** What every connection of a hub shares with it (one object per hub, not per connection). */
-export interface HubShared {
-  readonly options: ResolvedHubOptions;
-  readonly counters: HubCounters;
-  readonly feeds: ChannelFeeds;
-  /** Called once a connection closed and every subscription was torn down. */
-  connectionClosed(connection: HubConnection): void;
-}
 
 /** The longest a timer may be armed for (setTimeout's limit); later expiries re-arm. */
 const MAX_TIMER = 2 ** 31 - 1;

@@ -12,37 +12,23 @@ import type { Principal } from '../core/auth.js';
 import { SluiceError, isSluiceError } from '../core/errors.js';
 import { ChannelFeeds } from './channel-feed.js';
 import { CLOSE_CODES } from './close-codes.js';
-import { HubConnection, type HubShared } from './hub-connection.js';
+import { HubConnection } from './hub-connection.js';
 import { HubSocket } from './hub-socket.js';
 import {
   resolveHubOptions,
   type ResolvedHubOptions,
   type WebSocketHubOptions,
 } from './hub-options.js';
-import { negotiate, rejectUpgrade, requestPath, type Negotiated } from './hub-upgrade.js';
+import { collectStats, type HubShared, type WebSocketHubStats } from './hub-stats.js';
+import {
+  negotiate,
+  rejectUpgrade,
+  requestPath,
+  withTimeout,
+  type Negotiated,
+} from './hub-upgrade.js';
 
-export interface WebSocketHubStats {
-  connections: number;
-  /** Handshakes waiting for authentication. */
-  pendingUpgrades: number;
-  subscriptions: number;
-  /** Outbound bytes held for all connections (socket buffers plus queues). */
-  bufferedBytes: number;
-  /** The largest single connection's outbound bytes: never above `maxBufferedBytes`. */
-  maxConnectionBufferedBytes: number;
-  queuedMessages: number;
-  /** Cumulative counters since the hub started. */
-  dropped: number;
-  conflated: number;
-  slowConsumerDisconnects: number;
-  heartbeatTimeouts: number;
-  rateLimited: number;
-  invalidMessages: number;
-  rejectedUpgrades: Record<
-    'origin' | 'unauthorized' | 'capacity' | 'badRequest' | 'closing',
-    number
-  >;
-}
+export type { WebSocketHubStats };
 
 export interface WebSocketHub {
   readonly path: string;
@@ -236,55 +222,11 @@ class Hub implements WebSocketHub {
   }
 
   stats(): WebSocketHubStats {
-    let subscriptions = 0;
-    let bufferedBytes = 0;
-    let maxConnectionBufferedBytes = 0;
-    let queuedMessages = 0;
-    const counters = this.#shared.counters;
-    let dropped = counters.dropped;
-    let conflated = counters.conflated;
-    for (const connection of this.#connections) {
-      const outbound = connection.outbound.stats();
-      subscriptions += connection.subscriptions.size;
-      bufferedBytes += outbound.bufferedBytes;
-      maxConnectionBufferedBytes = Math.max(maxConnectionBufferedBytes, outbound.bufferedBytes);
-      queuedMessages += outbound.queuedMessages;
-      dropped += outbound.dropped;
-      conflated += outbound.conflated;
-    }
-    return {
-      connections: this.#connections.size,
+    return collectStats(this.#connections, {
       pendingUpgrades: this.#pending.size,
-      subscriptions,
-      bufferedBytes,
-      maxConnectionBufferedBytes,
-      queuedMessages,
-      dropped,
-      conflated,
-      slowConsumerDisconnects: counters.slowConsumerDisconnects,
-      heartbeatTimeouts: counters.heartbeatTimeouts,
-      rateLimited: counters.rateLimited,
-      invalidMessages: counters.invalidMessages,
-      rejectedUpgrades: { ...this.#rejected },
-    };
-  }
-}
-
-/** A slow authenticator must not hold a handshake (and a connection slot) forever. */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(new SluiceError('ws_connect_timeout', 'Authentication timed out', { status: 503 })),
-      ms,
-    );
-    timer.unref();
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
+      counters: this.#shared.counters,
+      rejectedUpgrades: this.#rejected,
+    });
   }
 }
 
