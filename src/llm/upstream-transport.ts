@@ -115,6 +115,24 @@ export function nodeTransport(): UpstreamTransport {
     timeout: UPSTREAM_TRANSPORT_DEFAULTS.idleSocketTimeoutMs,
   };
   const agents = { http: new HttpAgent(options), https: new HttpsAgent(options) };
+  // A provider posts to one URL: parse it once, not per request.
+  let last: { url: string; secure: boolean; options: http.RequestOptions } | undefined;
+  const parsed = (url: string): NonNullable<typeof last> => {
+    if (last?.url === url) return last;
+    const { protocol, hostname, port, pathname, search, username, password } = new URL(url);
+    const options: http.RequestOptions = {
+      protocol,
+      // Bracketed IPv6 literals are given to the socket without their brackets.
+      hostname: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
+      path: `${pathname}${search}`,
+      ...(port === '' ? {} : { port: Number(port) }),
+      ...(username === ''
+        ? {}
+        : { auth: `${decodeURIComponent(username)}:${decodeURIComponent(password)}` }),
+    };
+    last = { url, secure: protocol === 'https:', options };
+    return last;
+  };
   return (request) =>
     new Promise((resolve, reject) => {
       const { signal } = request;
@@ -122,11 +140,12 @@ export function nodeTransport(): UpstreamTransport {
         reject(aborted());
         return;
       }
-      const secure = request.url.startsWith('https:');
-      const send = secure ? https.request : http.request;
-      const req = send(request.url, {
+      const target = parsed(request.url);
+      const send = target.secure ? https.request : http.request;
+      const req = send({
+        ...target.options,
         method: 'POST',
-        agent: secure ? agents.https : agents.http,
+        agent: target.secure ? agents.https : agents.http,
         headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body) },
       });
       const fail = (error: Error): void => {
