@@ -51,7 +51,11 @@ interface Run {
   ttft: Float64Array;
   ttftCount: number;
   latency: Float64Array;
+  /** Arrival time of each latency sample (for the steady-state split). */
+  arrival: Float64Array;
   latencyCount: number;
+  /** Latest first-token arrival over the generations. */
+  lastFirstToken: number;
   tokens: number;
   completed: number;
   failed: number;
@@ -103,9 +107,14 @@ function generation(run: Run, url: URL): void {
     while (at >= 0) {
       const { value, end } = readNumber(chunk, at + STAMP_MARKER.length);
       if (Number.isNaN(value)) return chunk.subarray(at);
-      if (tokens++ === 0 && run.ttftCount < run.ttft.length)
-        run.ttft[run.ttftCount++] = now - startedAt;
-      if (run.latencyCount < run.latency.length) run.latency[run.latencyCount++] = now - value;
+      if (tokens++ === 0) {
+        if (run.ttftCount < run.ttft.length) run.ttft[run.ttftCount++] = now - startedAt;
+        run.lastFirstToken = Math.max(run.lastFirstToken, now);
+      }
+      if (run.latencyCount < run.latency.length) {
+        run.arrival[run.latencyCount] = now;
+        run.latency[run.latencyCount++] = now - value;
+      }
       run.tokens++;
       at = chunk.indexOf(STAMP_MARKER, end);
     }
@@ -165,6 +174,7 @@ function finish(run: Run): void {
   const used = process.cpuUsage(cpu);
   const ttft = Array.from(run.ttft.subarray(0, run.ttftCount));
   const latency = Array.from(run.latency.subarray(0, run.latencyCount));
+  const steady = latency.filter((_, i) => run.arrival[i]! > run.lastFirstToken);
   const figures: RunFigures = {
     completed: run.completed,
     failed: run.failed + (run.ttft.length - run.completed - run.failed),
@@ -173,6 +183,7 @@ function finish(run: Run): void {
     ttftP99: percentile(ttft, 99),
     tokenP50: percentile(latency, 50),
     tokenP99: percentile(latency, 99),
+    tokenP99Steady: steady.length > 0 ? percentile(steady, 99) : Number.NaN,
     startedAt,
     endedAt: run.endedAt,
     cpuMicros: used.user + used.system,
@@ -193,7 +204,9 @@ function start(
     ttft: new Float64Array(clients),
     ttftCount: 0,
     latency: new Float64Array(Math.min(clients * pacing.tokens, MAX_SAMPLES)),
+    arrival: new Float64Array(Math.min(clients * pacing.tokens, MAX_SAMPLES)),
     latencyCount: 0,
+    lastFirstToken: 0,
     tokens: 0,
     completed: 0,
     failed: 0,

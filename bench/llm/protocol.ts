@@ -49,6 +49,11 @@ export interface RunFigures {
   /** Arrival minus the upstream's send stamp, per token, ms. */
   tokenP50: number;
   tokenP99: number;
+  /**
+   * p99 of the tokens that arrived after every generation had its first token: the steady
+   * state, without the ramp during which the path also sets generations up.
+   */
+  tokenP99Steady: number;
   /** Wall clock of the first request start and of the last generation's end. */
   startedAt: number;
   endedAt: number;

@@ -54,6 +54,7 @@ function summary(runs: RunResult[]) {
     ttftP99: pick((r) => r.ttftP99),
     tokenP50: pick((r) => r.tokenP50),
     tokenP99: pick((r) => r.tokenP99),
+    tokenP99Steady: pick((r) => r.tokenP99Steady),
     proxyCpu: pick((r) => r.proxyCpu / Math.max(1, r.tokens)),
     proxyCore: pick((r) => r.proxyCpu / 1000 / (r.endedAt - r.startedAt)),
     upstreamCpu: pick((r) => r.upstreamCpu / Math.max(1, r.tokens)),
@@ -110,7 +111,13 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
         `${fmt(proxied.ttftP50 - direct.ttftP50)} ms to the median time to first token and ` +
         `${fmt(addedP99)} ms to the p99 per-token latency (run by run: ` +
         `${fmt(Math.min(...addedRuns))} to ${fmt(Math.max(...addedRuns))} ms)` +
-        (goal ? ` — goal (under ${goalMs} ms) ${addedP99 < goalMs ? 'met' : '**not met**'}.` : '.'),
+        (goal
+          ? ` — goal (under ${goalMs} ms) ${addedP99 < goalMs ? 'met' : '**not met**'}.`
+          : '.') +
+        (scenario.clients === 1
+          ? ''
+          : ` Tokens after every generation's first one (no ramp): p99 ${fmt(direct.tokenP99Steady)} ms ` +
+            `direct, ${fmt(proxied.tokenP99Steady)} ms via sluice.`),
     );
     for (const s of [direct, proxied]) if (s.firstError) errors.push(s.firstError);
   }
@@ -162,7 +169,10 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
       'the bytes for stamps: per-token latency is arrival minus stamp, so it covers ' +
       'everything after the model wrote the token; TTFT runs from just before connecting to ' +
       'the first content token (the model adds no delay of its own). "Added" is the ' +
-      'difference of the two paths\u2019 medians. CPU time (user + system, ' +
+      'difference of the two paths\u2019 medians. The steady-state p99 (bullets) counts only ' +
+      'tokens that arrived after every generation of the run had its first token, i.e. ' +
+      'without the ramp during which the path is also setting generations up. ' +
+      'CPU time (user + system, ' +
       '`process.cpuUsage()` over IPC before and after each run) is divided by the tokens ' +
       'delivered, so it includes each generation\u2019s setup (which weighs most at 10 ' +
       'tokens per generation) and, at 1 generation, mostly the fixed cost of waking up per ' +
