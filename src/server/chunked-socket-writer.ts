@@ -10,7 +10,8 @@
  * less CPU per delivery (docs/benchmarks.md, SSE fan-out).
  *
  * It is used only where Node itself would frame the body the same way: HTTP/1.1, chunked
- * encoding chosen, headers already on the wire, and the socket assigned to this response
+ * encoding chosen, headers already handed to the socket (by the first `res.write()`, which
+ * sends them and the first event in one packet), and the socket assigned to this response
  * (a pipelined response waiting its turn has none). The end of the body is left to
  * `res.end()`, which writes the terminating `0\r\n\r\n` after everything written here (the
  * response buffers nothing of its own once its headers are flushed), so the connection
@@ -48,7 +49,7 @@ export interface ChunkedSocketWriter {
 
 /**
  * A writer for `res`'s body when its chunks can go straight to the socket, else undefined.
- * Call after `res.flushHeaders()`.
+ * Call once the headers are on their way (after `flushHeaders()` or a first `res.write()`).
  */
 export function chunkedSocketWriter(res: ServerResponse): ChunkedSocketWriter | undefined {
   const socket: Socket | null = res.socket;
