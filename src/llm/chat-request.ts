@@ -4,6 +4,7 @@
  * upstream receives parameters sluice does not know about (forward compatibility).
  */
 import { SluiceError } from '../core/errors.js';
+import { readAllBounded } from '../core/read-bounded.js';
 import { invalidRequest } from './openai-error.js';
 import type { ChatCompletionRequest } from './openai-types.js';
 
@@ -23,25 +24,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   const declared = Number(request.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
   if (!request.body) throw invalidRequest('A JSON request body is required');
-  const reader = request.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(maxBytes);
-    }
-    parts.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.byteLength;
-  }
+  const bytes = await readAllBounded(request.body, maxBytes, () => tooLarge(maxBytes));
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
   } catch (error) {

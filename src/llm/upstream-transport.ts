@@ -16,6 +16,7 @@ import https from 'node:https';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SluiceError } from '../core/errors.js';
+import { readAllBounded } from '../core/read-bounded.js';
 import { NodeByteSource, WebByteSource, type ByteSource } from './byte-source.js';
 
 export const UPSTREAM_TRANSPORT_DEFAULTS = Object.freeze({
@@ -244,18 +245,6 @@ export function fetchTransport(doFetch: typeof fetch): UpstreamTransport {
 
 /** Reads at most `max` bytes and parses them as JSON (throws past the cap or on bad JSON). */
 export async function readBounded(body: ReadableStream<Uint8Array>, max: number): Promise<unknown> {
-  const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw tooLarge(max);
-    }
-    parts.push(value);
-  }
-  return JSON.parse(Buffer.concat(parts).toString('utf8')) as unknown;
+  const bytes = await readAllBounded(body, max, () => tooLarge(max));
+  return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
 }

@@ -1,4 +1,5 @@
 import { SluiceError } from '../core/errors.js';
+import { readAllBounded } from '../core/read-bounded.js';
 
 /**
  * Reads a request body as JSON with a hard byte limit: the declared Content-Length is
@@ -25,21 +26,7 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
 
 async function readText(request: Request, limit: number): Promise<string> {
   if (!request.body) return '';
-  const reader = request.body.getReader();
-  const decoder = new TextDecoder();
-  let size = 0;
-  let text = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(limit);
-    }
-    text += decoder.decode(value, { stream: true });
-  }
-  return text + decoder.decode();
+  return new TextDecoder().decode(await readAllBounded(request.body, limit, () => tooLarge(limit)));
 }
 
 function tooLarge(limit: number): SluiceError {
