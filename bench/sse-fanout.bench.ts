@@ -12,17 +12,24 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { fmt, median, table, type BenchSection } from './harness.js';
+import { fmt, table, type BenchSection } from './harness.js';
 import { Child } from './fanout/child.js';
 import type { ClientCommand, ClientReply, ServerCommand, ServerReply } from './fanout/protocol.js';
+import {
+  measureDelivery,
+  type DeliveryRun,
+  type DeliveryScenario,
+} from './shared/measure-delivery.js';
+import {
+  describeScenarios,
+  loadNote,
+  ratioSpread,
+  summarizeDeliveries,
+  type LoadNote,
+} from './shared/delivery-report.js';
 
-export interface FanoutScenario {
-  clients: number;
-  /** Messages published per second on the channel. */
-  rate: number;
-  /** Messages per measured run. */
-  count: number;
-}
+export type FanoutScenario = DeliveryScenario;
+export type { LoadNote };
 
 export interface FanoutOptions {
   scenarios?: readonly FanoutScenario[];
@@ -52,15 +59,7 @@ type Kind = 'sluice' | 'raw';
 type Server = Child<ServerCommand, ServerReply>;
 type Client = Child<ClientCommand, ClientReply>;
 
-export interface RunResult {
-  delivered: number;
-  expected: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  cpuPerDelivery: number;
-  clientCpuPerDelivery: number;
-}
+export type RunResult = DeliveryRun;
 
 interface Pair {
   server: Server;
@@ -100,36 +99,6 @@ async function stop({ server, client }: Pair): Promise<void> {
   await server.stop({ type: 'exit' });
 }
 
-async function measure(pair: Pair, scenario: FanoutScenario): Promise<RunResult> {
-  const { server, client } = pair;
-  const expected = scenario.clients * scenario.count;
-  const window = (scenario.count / scenario.rate) * 1000;
-  await client.ask({ type: 'arm', expected, timeout: window + 10_000 }, 'armed');
-  const before = await server.ask({ type: 'cpu' }, 'cpu');
-  const [published, result] = await Promise.all([
-    server.ask(
-      { type: 'publish', count: scenario.count, rate: scenario.rate },
-      'published',
-      window + 20_000,
-    ),
-    client.ask(null, 'done', window + 20_000),
-  ]);
-  const after = await server.ask({ type: 'cpu' }, 'cpu');
-  const cpu = after.user - before.user + (after.system - before.system);
-  const delivered = Math.max(1, result.delivered);
-  // Let sockets and the collector settle before the other server's run.
-  await new Promise((resolve) => setTimeout(resolve, 250));
-  return {
-    delivered: result.delivered,
-    expected,
-    perSecond: result.delivered / ((result.lastAt - published.startedAt) / 1000),
-    p50: result.p50,
-    p99: result.p99,
-    cpuPerDelivery: cpu / delivered,
-    clientCpuPerDelivery: result.cpuMicros / delivered,
-  };
-}
-
 export interface ScenarioResult {
   scenario: FanoutScenario;
   runs: Record<Kind, RunResult[]>;
@@ -148,7 +117,8 @@ export async function runFanout(options: FanoutOptions = {}): Promise<ScenarioRe
       for (let run = -1; run < runs; run++) {
         const order: Kind[] = run % 2 === 0 ? ['sluice', 'raw'] : ['raw', 'sluice'];
         for (const kind of order) {
-          const measured = await measure(pairs[kind]!, scenario);
+          const { server, client } = pairs[kind]!;
+          const measured = await measureDelivery(server, client, scenario);
           if (run >= 0) result.runs[kind].push(measured);
         }
       }
@@ -160,35 +130,13 @@ export async function runFanout(options: FanoutOptions = {}): Promise<ScenarioRe
   return results;
 }
 
-function summary(runs: RunResult[]) {
-  const pick = (f: (r: RunResult) => number) => median(runs.map(f));
-  return {
-    perSecond: pick((r) => r.perSecond),
-    p50: pick((r) => r.p50),
-    p99: pick((r) => r.p99),
-    cpu: pick((r) => r.cpuPerDelivery),
-    clientCpu: pick((r) => r.clientCpuPerDelivery),
-    lost: runs.reduce((sum, r) => sum + (r.expected - r.delivered), 0),
-  };
-}
-
-/** The shared machine's load during the runs: figures from a busy machine say so. */
-export interface LoadNote {
-  before: number;
-  after: number;
-}
-
 export function report(results: ScenarioResult[], runs: number, load?: LoadNote): string {
   const rows: (string | number)[][] = [];
   const verdicts: string[] = [];
   for (const { scenario, runs: byKind } of results) {
-    const sluice = summary(byKind.sluice);
-    const raw = summary(byKind.raw);
-    // The goal's ratio is that of the medians in the table; the spread is shown run by run
-    // (each sluice run against the raw run next to it in time).
-    const ratios = byKind.sluice.map(
-      (r, i) => r.cpuPerDelivery / (byKind.raw[i]?.cpuPerDelivery ?? NaN),
-    );
+    const sluice = summarizeDeliveries(byKind.sluice);
+    const raw = summarizeDeliveries(byKind.raw);
+    // The goal's ratio is that of the medians in the table; the spread is shown run by run.
     const ratio = sluice.cpu / raw.cpu;
     for (const [name, s] of [
       ['sluice', sluice],
@@ -209,16 +157,11 @@ export function report(results: ScenarioResult[], runs: number, load?: LoadNote)
     const met = ratio <= SSE_FANOUT_DEFAULTS.goal;
     verdicts.push(
       `- ${scenario.clients.toLocaleString('en-US')} clients: ${fmt(ratio)}× the raw loop's CPU per ` +
-        `delivery (run by run: ${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))}×) — goal ` +
+        `delivery (run by run: ${ratioSpread(byKind.sluice, byKind.raw)}) — goal ` +
         `${met ? 'met' : '**not met**'}.`,
     );
   }
-  const scenarios = results
-    .map(
-      ({ scenario: s }) =>
-        `${s.clients.toLocaleString('en-US')} clients × ${s.rate} messages/s for ${s.count} messages`,
-    )
-    .join('; ');
+  const scenarios = describeScenarios(results.map((r) => r.scenario));
   return [
     `Goal: server CPU time per delivery no more than ${SSE_FANOUT_DEFAULTS.goal}× a raw \`node:http\` loop writing the same bytes.`,
     '',
@@ -259,14 +202,7 @@ export function report(results: ScenarioResult[], runs: number, load?: LoadNote)
       'medians, and its spread is given run by run. "lost" counts deliveries that never ' +
       'arrived, summed over the runs. Client CPU/delivery shows the load process stayed ' +
       'cheap next to the server.',
-    ...(load
-      ? [
-          '',
-          `1-minute load average: ${load.before.toFixed(1)} at the start, ${load.after.toFixed(1)} at ` +
-            `the end (${os.cpus().length} cores). Latency is wall-clock and suffers first when the ` +
-            'machine is shared; CPU time per delivery counts only time the server actually ran.',
-        ]
-      : []),
+    ...(load ? ['', loadNote(load)] : []),
   ].join('\n');
 }
 

@@ -11,17 +11,24 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { fmt, median, table, type BenchSection } from './harness.js';
+import { fmt, table, type BenchSection } from './harness.js';
 import type { WsServerKind } from './ws/protocol.js';
 import { COMPILED_NOTE, startPair, stopPair, type WsPair } from './ws/pair.js';
+import {
+  measureDelivery,
+  type DeliveryRun,
+  type DeliveryScenario,
+} from './shared/measure-delivery.js';
+import {
+  describeScenarios,
+  loadNote,
+  ratioSpread,
+  summarizeDeliveries,
+  type DeliverySummary,
+  type LoadNote,
+} from './shared/delivery-report.js';
 
-export interface BroadcastScenario {
-  clients: number;
-  /** Messages published per second on the channel. */
-  rate: number;
-  /** Messages per measured run. */
-  count: number;
-}
+export type BroadcastScenario = DeliveryScenario;
 
 /**
  * The SSE fan-out bench's load: 20,000 deliveries/s offered for 2 s in both scenarios, so
@@ -47,52 +54,9 @@ export const KIND_LABEL: Record<WsServerKind, string> = {
   socketio: 'socket.io room emit',
 };
 
-interface RunResult {
-  delivered: number;
-  expected: number;
-  perSecond: number;
-  p50: number;
-  p99: number;
-  cpuPerDelivery: number;
-  /** The kernel's share (system time) of `cpuPerDelivery`: on loopback, sending is costly. */
-  systemPerDelivery: number;
-  clientCpuPerDelivery: number;
-}
-
-async function measure(pair: WsPair, scenario: BroadcastScenario): Promise<RunResult> {
-  const { server, client } = pair;
-  const expected = scenario.clients * scenario.count;
-  const window = (scenario.count / scenario.rate) * 1000;
-  await client.ask({ type: 'arm', expected, timeout: window + 10_000 }, 'armed');
-  const before = await server.ask({ type: 'cpu' }, 'cpu');
-  const [published, result] = await Promise.all([
-    server.ask(
-      { type: 'publish', count: scenario.count, rate: scenario.rate },
-      'published',
-      window + 20_000,
-    ),
-    client.ask(null, 'done', window + 20_000),
-  ]);
-  const after = await server.ask({ type: 'cpu' }, 'cpu');
-  const cpu = after.user - before.user + (after.system - before.system);
-  const delivered = Math.max(1, result.delivered);
-  // Let sockets and the collector settle before the next server's run.
-  await new Promise((resolve) => setTimeout(resolve, 250));
-  return {
-    delivered: result.delivered,
-    expected,
-    perSecond: result.delivered / ((result.lastAt - published.startedAt) / 1000),
-    p50: result.p50,
-    p99: result.p99,
-    cpuPerDelivery: cpu / delivered,
-    systemPerDelivery: (after.system - before.system) / delivered,
-    clientCpuPerDelivery: result.cpuMicros / delivered,
-  };
-}
-
 interface ScenarioResult {
   scenario: BroadcastScenario;
-  runs: Record<WsServerKind, RunResult[]>;
+  runs: Record<WsServerKind, DeliveryRun[]>;
 }
 
 export async function runBroadcast(
@@ -131,7 +95,8 @@ export async function runBroadcast(
         const shift = (run + kinds.length) % kinds.length;
         const order = [...kinds.slice(shift), ...kinds.slice(0, shift)];
         for (const kind of order) {
-          const measured = await measure(pairs.get(kind)!, scenario);
+          const { server, client } = pairs.get(kind)!;
+          const measured = await measureDelivery(server, client, scenario);
           if (run >= 0) result.runs[kind].push(measured);
         }
       }
@@ -143,32 +108,12 @@ export async function runBroadcast(
   return results;
 }
 
-function summary(runs: RunResult[]) {
-  const pick = (f: (r: RunResult) => number) => median(runs.map(f));
-  return {
-    perSecond: pick((r) => r.perSecond),
-    p50: pick((r) => r.p50),
-    p99: pick((r) => r.p99),
-    cpu: pick((r) => r.cpuPerDelivery),
-    system: pick((r) => r.systemPerDelivery),
-    clientCpu: pick((r) => r.clientCpuPerDelivery),
-    lost: runs.reduce((sum, r) => sum + (r.expected - r.delivered), 0),
-  };
-}
-
 /** Run-by-run spread of sluice's CPU ratio against `peer` (the peer's run in the same round). */
 function spread(result: ScenarioResult, peer: WsServerKind): string {
-  const ratios = result.runs.sluice.map(
-    (r, i) => r.cpuPerDelivery / (result.runs[peer][i]?.cpuPerDelivery ?? NaN),
-  );
-  return `${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))}×`;
+  return ratioSpread(result.runs.sluice, result.runs[peer]);
 }
 
-export function report(
-  results: ScenarioResult[],
-  runs: number,
-  load: { before: number; after: number },
-): string {
+export function report(results: ScenarioResult[], runs: number, load: LoadNote): string {
   const d = WS_BROADCAST_DEFAULTS;
   const rows: (string | number)[][] = [];
   const verdicts: string[] = [];
@@ -177,11 +122,11 @@ export function report(
     const s = Object.fromEntries(
       (Object.keys(result.runs) as WsServerKind[])
         .filter((kind) => result.runs[kind].length > 0)
-        .map((kind) => [kind, summary(result.runs[kind])]),
-    ) as Partial<Record<WsServerKind, ReturnType<typeof summary>>>;
+        .map((kind) => [kind, summarizeDeliveries(result.runs[kind])]),
+    ) as Partial<Record<WsServerKind, DeliverySummary>>;
     const loop = s['ws-loop']?.cpu ?? NaN;
     const io = s.socketio?.cpu ?? NaN;
-    for (const [kind, v] of Object.entries(s) as [WsServerKind, ReturnType<typeof summary>][]) {
+    for (const [kind, v] of Object.entries(s) as [WsServerKind, DeliverySummary][]) {
       const bold = (text: string) => (kind === 'sluice' ? `**${text}**` : text);
       rows.push([
         KIND_LABEL[kind],
@@ -209,12 +154,7 @@ export function report(
         'frame-built-once floor.',
     );
   }
-  const scenarios = results
-    .map(
-      ({ scenario: s }) =>
-        `${s.clients.toLocaleString('en-US')} clients × ${s.rate} messages/s for ${s.count} messages`,
-    )
-    .join('; ');
+  const scenarios = describeScenarios(results.map((r) => r.scenario));
   return [
     `Goal: server CPU time per delivery no more than a bare \`ws\` server's \`send()\` loop, and at most ${d.vsSocketIo}× socket.io's.`,
     '',
@@ -262,9 +202,7 @@ export function report(
       "(which also runs the receiving side's TCP processing): similar for every server, so " +
       `the differences between servers are mostly user time. ${COMPILED_NOTE}`,
     '',
-    `1-minute load average: ${load.before.toFixed(1)} at the start, ${load.after.toFixed(1)} at ` +
-      `the end (${os.cpus().length} cores). Latency is wall-clock and suffers first when the ` +
-      'machine is shared; CPU time per delivery counts only time the server actually ran.',
+    loadNote(load),
   ].join('\n');
 }
 

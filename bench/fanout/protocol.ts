@@ -3,43 +3,34 @@
  * both server implementations must share so that they do exactly the same work apart from
  * the code under test: the payload, the publish pacer and the wall clock used for latency.
  */
+import type {
+  ArmCommand,
+  CpuCommand,
+  CpuReply,
+  DeliveryClientReply,
+  ErrorReply,
+  PublishCommand,
+  PublishedReply,
+} from '../shared/delivery-protocol.js';
 
 /** Parent -> server process. */
 export type ServerCommand =
-  | { type: 'subscribers' }
-  | { type: 'cpu' }
-  | { type: 'publish'; count: number; rate: number }
-  | { type: 'exit' };
+  { type: 'subscribers' } | CpuCommand | PublishCommand | { type: 'exit' };
 
 /** Server process -> parent. */
 export type ServerReply =
   | { type: 'listening'; url: string }
   | { type: 'subscribers'; count: number }
-  | { type: 'cpu'; user: number; system: number }
-  | { type: 'published'; count: number; startedAt: number; endedAt: number }
-  | { type: 'error'; message: string };
+  | CpuReply
+  | PublishedReply
+  | ErrorReply;
 
 /** Parent -> client-load process. */
 export type ClientCommand =
-  | { type: 'connect'; url: string; clients: number }
-  | { type: 'arm'; expected: number; timeout: number }
-  | { type: 'exit' };
+  { type: 'connect'; url: string; clients: number } | ArmCommand | { type: 'exit' };
 
 /** Client-load process -> parent. */
-export type ClientReply =
-  | { type: 'connected'; clients: number }
-  | { type: 'armed' }
-  | {
-      type: 'done';
-      delivered: number;
-      /** Wall-clock time of the last delivery (ms since the Unix epoch, sub-ms precision). */
-      lastAt: number;
-      p50: number;
-      p99: number;
-      /** CPU time the client process spent between arm and done, µs. */
-      cpuMicros: number;
-    }
-  | { type: 'error'; message: string };
+export type ClientReply = DeliveryClientReply;
 
 /** The path the client-load process subscribes to on either server. */
 export const EVENTS_PATH = '/v1/channels/bench/events';

@@ -4,6 +4,15 @@
  * both fan-out benches offer the same load and measure latency the same way.
  */
 import { payload, wallClock } from '../fanout/protocol.js';
+import type {
+  ArmCommand,
+  CpuCommand,
+  CpuReply,
+  DeliveryClientReply,
+  ErrorReply,
+  PublishCommand,
+  PublishedReply,
+} from '../shared/delivery-protocol.js';
 
 /** The servers under test (one process each). */
 export type WsServerKind = 'sluice' | 'ws-loop' | 'ws-frame' | 'socketio';
@@ -43,9 +52,9 @@ export interface MemorySample {
 /** Parent -> server process. */
 export type WsServerCommand =
   | { type: 'count' }
-  | { type: 'cpu' }
+  | CpuCommand
   | { type: 'memory' }
-  | { type: 'publish'; count: number; rate: number }
+  | PublishCommand
   /** Publishes like `publish` and samples memory (after a full GC) every `interval` ms. */
   | { type: 'stall'; count: number; rate: number; interval: number }
   | { type: 'exit' };
@@ -54,11 +63,11 @@ export type WsServerCommand =
 export type WsServerReply =
   | { type: 'listening'; url: string }
   | { type: 'count'; count: number }
-  | { type: 'cpu'; user: number; system: number }
+  | CpuReply
   | { type: 'memory'; sample: MemorySample }
-  | { type: 'published'; count: number; startedAt: number; endedAt: number }
+  | PublishedReply
   | { type: 'stalled'; samples: MemorySample[]; startedAt: number; endedAt: number }
-  | { type: 'error'; message: string };
+  | ErrorReply;
 
 /** Parent -> client-load process. */
 export type WsClientCommand =
@@ -70,26 +79,11 @@ export type WsClientCommand =
       /** Extra connections that subscribe, then never read again. */
       stalled?: number;
     }
-  | { type: 'arm'; expected: number; timeout: number }
+  | ArmCommand
   | { type: 'exit' };
 
-/** Client-load process -> parent. */
-export type WsClientReply =
-  | { type: 'connected'; clients: number }
-  | { type: 'armed' }
-  | {
-      type: 'done';
-      delivered: number;
-      /** Wall-clock time of the last delivery (ms since the Unix epoch). */
-      lastAt: number;
-      p50: number;
-      p99: number;
-      /** CPU time the client process spent between arm and done, µs. */
-      cpuMicros: number;
-      /** Reading connections the server closed meanwhile. */
-      closed: number;
-    }
-  | { type: 'error'; message: string };
+/** Client-load process -> parent: `done` also counts reading connections the server closed. */
+export type WsClientReply = DeliveryClientReply<{ closed: number }>;
 
 export const WS_CHANNEL = 'bench';
 
