@@ -25,6 +25,13 @@ import {
   type ServerCommand,
   type ServerReply,
 } from './protocol.js';
+import {
+  sendCpu,
+  sendError,
+  sendReply,
+  serveCommands,
+  startHelper,
+} from '../shared/serve-commands.js';
 
 interface Target {
   listen(): Promise<string>;
@@ -33,26 +40,20 @@ interface Target {
   close(): Promise<void>;
 }
 
-function send(reply: ServerReply): void {
-  process.send?.(reply);
-}
-
-function fail(error: unknown): void {
-  send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
-}
+const send = sendReply<ServerReply>;
 
 function sluiceTarget(): Target {
   const broker = createMemoryBroker();
   const app = createSluiceServer({
     broker,
     config: { host: '127.0.0.1', port: 0, keepAlive: null },
-    onError: fail,
+    onError: sendError,
   });
   return {
     listen: () => app.listen(),
     subscribers: () => broker.stats().subscribers,
     publish: (seq) => {
-      broker.publish(CHANNEL, { data: payload(seq) }).catch(fail);
+      broker.publish(CHANNEL, { data: payload(seq) }).catch(sendError);
     },
     close: async () => {
       await app.close();
@@ -114,37 +115,20 @@ async function main(): Promise<void> {
   if (kind !== 'sluice' && kind !== 'raw') throw new Error('usage: server-process sluice|raw');
   const target = kind === 'sluice' ? sluiceTarget() : rawTarget();
   const url = await target.listen();
-  process.on('message', (command: ServerCommand) => {
-    switch (command.type) {
-      case 'subscribers':
-        send({ type: 'subscribers', count: target.subscribers() });
-        break;
-      case 'cpu': {
-        const { user, system } = process.cpuUsage();
-        send({ type: 'cpu', user, system });
-        break;
-      }
-      case 'publish':
-        pace(command.count, command.rate, target.publish).then(
-          ({ startedAt, endedAt }) =>
-            send({ type: 'published', count: command.count, startedAt, endedAt }),
-          fail,
+  serveCommands<ServerCommand>(
+    {
+      subscribers: () => send({ type: 'subscribers', count: target.subscribers() }),
+      cpu: sendCpu,
+      publish: ({ count, rate }) => {
+        pace(count, rate, target.publish).then(
+          ({ startedAt, endedAt }) => send({ type: 'published', count, startedAt, endedAt }),
+          sendError,
         );
-        break;
-      case 'exit':
-        process.disconnect();
-        break;
-    }
-  });
-  // The parent going away ends us too: no orphaned servers.
-  process.once('disconnect', () => {
-    void target.close().finally(() => process.exit(0));
-  });
+      },
+    },
+    () => target.close(),
+  );
   send({ type: 'listening', url });
 }
 
-main().catch((error: unknown) => {
-  fail(error);
-  process.exitCode = 1;
-  process.disconnect();
-});
+startHelper(main);

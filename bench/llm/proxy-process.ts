@@ -11,17 +11,18 @@
 import { createLlmHandler } from '../../src/llm/index.js';
 import { createSluiceServer } from '../../src/server/server.js';
 import type { ServerCommand, ServerReply } from './protocol.js';
+import {
+  sendCpu,
+  sendError,
+  sendReply,
+  serveCommands,
+  startHelper,
+} from '../shared/serve-commands.js';
 
 /** Above the bench's 1,000 concurrent generations (finished ones are evicted first). */
 const MAX_GENERATIONS = 2048;
 
-function send(reply: ServerReply): void {
-  process.send?.(reply);
-}
-
-function fail(error: unknown): void {
-  send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
-}
+const send = sendReply<ServerReply>;
 
 async function main(): Promise<void> {
   const baseUrl = process.argv[2];
@@ -30,39 +31,21 @@ async function main(): Promise<void> {
     upstream: { baseUrl },
     maxGenerations: MAX_GENERATIONS,
     onUsage: (summary) => {
-      if (summary.status !== 'completed') fail(new Error(`generation ${summary.status}`));
+      if (summary.status !== 'completed') sendError(new Error(`generation ${summary.status}`));
     },
   });
   const app = createSluiceServer({
     config: { host: '127.0.0.1', port: 0 },
     handlers: [llm],
-    onError: fail,
+    onError: sendError,
   });
   const url = await app.listen();
-  process.on('message', (command: ServerCommand) => {
-    switch (command.type) {
-      case 'configure':
-        send({ type: 'configured' });
-        break;
-      case 'cpu': {
-        const { user, system } = process.cpuUsage();
-        send({ type: 'cpu', user, system });
-        break;
-      }
-      case 'exit':
-        process.disconnect();
-        break;
-    }
-  });
-  // The parent going away ends us too: no orphaned servers.
-  process.once('disconnect', () => {
-    void Promise.all([app.close(), llm.close()]).finally(() => process.exit(0));
-  });
+  serveCommands<ServerCommand>(
+    // The pacing is the upstream's business: the proxy only confirms.
+    { configure: () => send({ type: 'configured' }), cpu: sendCpu },
+    () => Promise.all([app.close(), llm.close()]),
+  );
   send({ type: 'listening', url });
 }
 
-main().catch((error: unknown) => {
-  fail(error);
-  process.exitCode = 1;
-  process.disconnect();
-});
+startHelper(main);

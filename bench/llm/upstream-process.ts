@@ -15,6 +15,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { wallClock } from '../fanout/protocol.js';
 import type { Pacing, ServerCommand, ServerReply } from './protocol.js';
+import { sendCpu, sendReply, serveCommands } from '../shared/serve-commands.js';
 
 /** Request bodies above this are refused (the bench sends about 100 bytes). */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -27,9 +28,7 @@ const HEADERS = {
 let pacing: Pacing = { tokens: 20, tps: 10, ttftMs: 0 };
 let nextId = 0;
 
-function send(reply: ServerReply): void {
-  process.send?.(reply);
-}
+const send = sendReply<ServerReply>;
 
 function frame(id: string, created: number, choice: string, usage = ''): string {
   return (
@@ -113,28 +112,20 @@ const server = http.createServer((req, res) => {
 // The proxy's connection pool keeps its upstream sockets between runs, as it would in use.
 server.keepAliveTimeout = 60_000;
 
-process.on('message', (command: ServerCommand) => {
-  switch (command.type) {
-    case 'configure':
+serveCommands<ServerCommand>(
+  {
+    configure: (command) => {
       pacing = command.pacing;
       send({ type: 'configured' });
-      break;
-    case 'cpu': {
-      const { user, system } = process.cpuUsage();
-      send({ type: 'cpu', user, system });
-      break;
-    }
-    case 'exit':
-      process.disconnect();
-      break;
-  }
-});
-
-// The parent going away ends us too: no orphaned servers.
-process.once('disconnect', () => {
-  server.closeAllConnections();
-  server.close(() => process.exit(0));
-});
+    },
+    cpu: sendCpu,
+  },
+  () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+);
 
 server.listen(0, '127.0.0.1', () => {
   send({ type: 'listening', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });

@@ -18,16 +18,17 @@ import {
   type WsServerReply,
 } from './protocol.js';
 import { createTarget, type WsTarget } from './targets.js';
+import {
+  sendCpu,
+  sendError,
+  sendReply,
+  serveCommands,
+  startHelper,
+} from '../shared/serve-commands.js';
 
 const KINDS: readonly WsServerKind[] = ['sluice', 'ws-loop', 'ws-frame', 'socketio'];
 
-function send(reply: WsServerReply): void {
-  process.send?.(reply);
-}
-
-function fail(error: unknown): void {
-  send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
-}
+const send = sendReply<WsServerReply>;
 
 /** Full collections until the heap stops shrinking (weak refs and finalizers need a few). */
 function collect(): void {
@@ -70,46 +71,27 @@ async function main(): Promise<void> {
   const kind = process.argv[2] as WsServerKind;
   if (!KINDS.includes(kind)) throw new Error(`usage: server-process ${KINDS.join('|')} [json]`);
   const options = JSON.parse(process.argv[3] ?? '{}') as WsServerOptions;
-  const target = createTarget(kind, options, fail);
+  const target = createTarget(kind, options, sendError);
   const publish = (seq: number): void => target.publish(benchPayload(seq, options.padBytes));
   const url = await target.listen();
-  process.on('message', (command: WsServerCommand) => {
-    switch (command.type) {
-      case 'count':
-        send({ type: 'count', count: target.receivers() });
-        break;
-      case 'cpu': {
-        const { user, system } = process.cpuUsage();
-        send({ type: 'cpu', user, system });
-        break;
-      }
-      case 'memory':
-        send({ type: 'memory', sample: sample(target, performance.now()) });
-        break;
-      case 'publish':
-        pace(command.count, command.rate, publish).then(
-          ({ startedAt, endedAt }) =>
-            send({ type: 'published', count: command.count, startedAt, endedAt }),
-          fail,
+  serveCommands<WsServerCommand>(
+    {
+      count: () => send({ type: 'count', count: target.receivers() }),
+      cpu: sendCpu,
+      memory: () => send({ type: 'memory', sample: sample(target, performance.now()) }),
+      publish: ({ count, rate }) => {
+        pace(count, rate, publish).then(
+          ({ startedAt, endedAt }) => send({ type: 'published', count, startedAt, endedAt }),
+          sendError,
         );
-        break;
-      case 'stall':
-        stall(target, command, publish).catch(fail);
-        break;
-      case 'exit':
-        process.disconnect();
-        break;
-    }
-  });
-  // The parent going away ends us too: no orphaned servers.
-  process.once('disconnect', () => {
-    void target.close().finally(() => process.exit(0));
-  });
+      },
+      stall: (command) => {
+        stall(target, command, publish).catch(sendError);
+      },
+    },
+    () => target.close(),
+  );
   send({ type: 'listening', url });
 }
 
-main().catch((error: unknown) => {
-  fail(error);
-  process.exitCode = 1;
-  process.disconnect();
-});
+startHelper(main);
