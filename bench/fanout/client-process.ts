@@ -11,30 +11,18 @@
  * ever sit between events (one write per event on both servers), so they never split a key.
  */
 import net from 'node:net';
-import { percentile } from '../harness.js';
 import { STAMP_KEY, readNumber } from './stamp.js';
 import { EVENTS_PATH, wallClock, type ClientCommand, type ClientReply } from './protocol.js';
+import { DeliveryRecorder, connectAll } from '../shared/delivery-recorder.js';
+import { sendReply, serveCommands } from '../shared/serve-commands.js';
 
 const KEY = STAMP_KEY;
 const HEADER_END = Buffer.from('\r\n\r\n');
-/** Connections opened at a time, so the server's accept backlog never overflows. */
-const CONNECT_CONCURRENCY = 64;
-/** Cap on latency samples kept per run (bounded memory; runs ask for far fewer). */
-const MAX_SAMPLES = 1_000_000;
 
-function send(reply: ClientReply): void {
-  process.send?.(reply);
-}
+const send = sendReply<ClientReply>;
 
 const sockets: net.Socket[] = [];
-let armed: {
-  expected: number;
-  delivered: number;
-  lastAt: number;
-  samples: Float64Array;
-  cpu: NodeJS.CpuUsage;
-  timer: NodeJS.Timeout;
-} | null = null;
+const recorder = new DeliveryRecorder((figures) => send({ type: 'done', ...figures }));
 
 /** Scans one chunk; returns the tail to carry into the next chunk (a key cut in two). */
 function scan(chunk: Buffer, now: number): Buffer | null {
@@ -42,11 +30,7 @@ function scan(chunk: Buffer, now: number): Buffer | null {
   while (at >= 0) {
     const { value, end } = readNumber(chunk, at + KEY.length);
     if (Number.isNaN(value)) return chunk.subarray(at);
-    if (armed) {
-      if (armed.delivered < MAX_SAMPLES) armed.samples[armed.delivered] = now - value;
-      armed.delivered++;
-      armed.lastAt = now;
-    }
+    recorder.record(now, value);
     at = chunk.indexOf(KEY, end);
   }
   // A key prefix at the very end ('"', '"t' or '"t:') completes in the next chunk.
@@ -82,7 +66,7 @@ function connect(url: URL): Promise<void> {
         resolve();
       }
       carry = scan(carry ? Buffer.concat([carry, chunk]) : chunk, now);
-      if (armed && armed.delivered >= armed.expected) finish();
+      recorder.finishIfComplete();
     });
     socket.once('error', reject);
     socket.write(
@@ -91,61 +75,21 @@ function connect(url: URL): Promise<void> {
   });
 }
 
-async function connectAll(url: URL, clients: number): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < clients) {
-      next++;
-      await connect(url);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, clients) }, worker));
-}
-
-function finish(): void {
-  if (!armed) return;
-  const run = armed;
-  armed = null;
-  clearTimeout(run.timer);
-  const cpu = process.cpuUsage(run.cpu);
-  const samples = Array.from(run.samples.subarray(0, Math.min(run.delivered, MAX_SAMPLES)));
-  send({
-    type: 'done',
-    delivered: run.delivered,
-    lastAt: run.lastAt,
-    p50: percentile(samples, 50),
-    p99: percentile(samples, 99),
-    cpuMicros: cpu.user + cpu.system,
-  });
-}
-
-process.on('message', (command: ClientCommand) => {
-  switch (command.type) {
-    case 'connect':
-      connectAll(new URL(command.url), command.clients).then(
+serveCommands<ClientCommand>(
+  {
+    connect: ({ url, clients }) => {
+      const target = new URL(url);
+      connectAll(clients, () => connect(target)).then(
         () => send({ type: 'connected', clients: sockets.length }),
         (error: unknown) => send({ type: 'error', message: String(error) }),
       );
-      break;
-    case 'arm':
-      armed = {
-        expected: command.expected,
-        delivered: 0,
-        lastAt: Number.NaN,
-        samples: new Float64Array(Math.min(command.expected, MAX_SAMPLES)),
-        cpu: process.cpuUsage(),
-        // A run that loses deliveries still ends, and reports how many arrived.
-        timer: setTimeout(finish, command.timeout),
-      };
+    },
+    arm: ({ expected, timeout }) => {
+      recorder.arm(expected, timeout);
       send({ type: 'armed' });
-      break;
-    case 'exit':
-      process.disconnect();
-      break;
-  }
-});
-
-process.once('disconnect', () => {
-  for (const socket of sockets) socket.destroy();
-  process.exit(0);
-});
+    },
+  },
+  () => {
+    for (const socket of sockets) socket.destroy();
+  },
+);

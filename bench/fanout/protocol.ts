@@ -5,25 +5,17 @@
  */
 import type {
   ArmCommand,
-  CpuCommand,
-  CpuReply,
   DeliveryClientReply,
-  ErrorReply,
-  PublishCommand,
-  PublishedReply,
+  DeliveryServerCommand,
+  DeliveryServerReply,
 } from '../shared/delivery-protocol.js';
 
 /** Parent -> server process. */
-export type ServerCommand =
-  { type: 'subscribers' } | CpuCommand | PublishCommand | { type: 'exit' };
+export type ServerCommand = { type: 'subscribers' } | DeliveryServerCommand | { type: 'exit' };
 
 /** Server process -> parent. */
 export type ServerReply =
-  | { type: 'listening'; url: string }
-  | { type: 'subscribers'; count: number }
-  | CpuReply
-  | PublishedReply
-  | ErrorReply;
+  { type: 'listening'; url: string } | { type: 'subscribers'; count: number } | DeliveryServerReply;
 
 /** Parent -> client-load process. */
 export type ClientCommand =

@@ -18,6 +18,8 @@
 import net from 'node:net';
 import { percentile } from '../harness.js';
 import { pace, wallClock } from '../fanout/protocol.js';
+import { readNumber } from '../fanout/stamp.js';
+import { sendReply, serveCommands } from '../shared/serve-commands.js';
 import {
   BENCH_MODEL,
   STAMP_MARKER,
@@ -42,9 +44,7 @@ const BODY = JSON.stringify({
   stream: true,
 });
 
-function send(reply: ClientReply): void {
-  process.send?.(reply);
-}
+const send = sendReply<ClientReply>;
 
 interface Run {
   expected: number;
@@ -62,27 +62,6 @@ interface Run {
   open: Set<net.Socket>;
   endedAt: number;
   firstError: string | undefined;
-}
-
-/** Reads the decimal number at `from`; NaN when it runs to the end of `chunk`. */
-function readNumber(chunk: Buffer, from: number): { value: number; end: number } {
-  let whole = 0;
-  let fraction = 0;
-  let scale = 1;
-  let dot = false;
-  let end = from;
-  for (; end < chunk.length; end++) {
-    const c = chunk[end]!;
-    if (c === 46) dot = true;
-    else if (c >= 48 && c <= 57) {
-      if (dot) {
-        fraction = fraction * 10 + (c - 48);
-        scale *= 10;
-      } else whole = whole * 10 + (c - 48);
-    } else break;
-  }
-  if (end === chunk.length) return { value: Number.NaN, end };
-  return { value: whole + fraction / scale, end };
 }
 
 function fail(run: Run, reason: string): void {
@@ -227,9 +206,9 @@ function start(
   void pace(clients, startRate, () => generation(run, url));
 }
 
-process.on('message', (command: ClientCommand) => {
-  switch (command.type) {
-    case 'run':
+serveCommands<ClientCommand>(
+  {
+    run: (command) => {
       if (current) {
         send({ type: 'error', message: 'a run is already in progress' });
         return;
@@ -241,14 +220,9 @@ process.on('message', (command: ClientCommand) => {
         command.pacing,
         command.timeout,
       );
-      break;
-    case 'exit':
-      process.disconnect();
-      break;
-  }
-});
-
-process.once('disconnect', () => {
-  if (current) for (const socket of current.run.open) socket.destroy();
-  process.exit(0);
-});
+    },
+  },
+  () => {
+    if (current) for (const socket of current.run.open) socket.destroy();
+  },
+);

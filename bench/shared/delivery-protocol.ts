@@ -38,6 +38,10 @@ export interface ErrorReply {
   message: string;
 }
 
+/** The commands and replies every fan-out server process handles alike. */
+export type DeliveryServerCommand = CpuCommand | PublishCommand;
+export type DeliveryServerReply = CpuReply | PublishedReply | ErrorReply;
+
 /** What a client-load process counted between `arm` and `done`. */
 export interface DeliveryFigures {
   delivered: number;

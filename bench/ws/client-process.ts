@@ -16,7 +16,6 @@
  * publish stamp. "Stalled" connections subscribe, then stop reading from the kernel for good.
  */
 import net from 'node:net';
-import { percentile } from '../harness.js';
 import { wallClock } from '../fanout/protocol.js';
 import { STAMP_KEY, readNumber } from '../fanout/stamp.js';
 import { FrameReader, OPCODE, clientFrame } from './frames.js';
@@ -26,38 +25,28 @@ import {
   type WsClientReply,
   type WsDialect,
 } from './protocol.js';
+import { DeliveryRecorder, connectAll } from '../shared/delivery-recorder.js';
+import { sendReply, serveCommands } from '../shared/serve-commands.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
-/** Connections opened at a time, so the server's accept backlog never overflows. */
-const CONNECT_CONCURRENCY = 64;
-/** Cap on latency samples kept per run (bounded memory; runs ask for far fewer). */
-const MAX_SAMPLES = 1_000_000;
 const SUBSCRIBE = JSON.stringify({ type: 'subscribe', channel: WS_CHANNEL });
 
-function send(reply: WsClientReply): void {
-  process.send?.(reply);
-}
+const send = sendReply<WsClientReply>;
 
 const sockets: net.Socket[] = [];
+/** Reading connections closed so far, and at the current run's `arm`. */
 let closed = 0;
-let armed: {
-  expected: number;
-  delivered: number;
-  lastAt: number;
-  closedBefore: number;
-  samples: Float64Array;
-  cpu: NodeJS.CpuUsage;
-  timer: NodeJS.Timeout;
-} | null = null;
+let closedBefore = 0;
+const recorder = new DeliveryRecorder((figures) =>
+  send({ type: 'done', ...figures, closed: closed - closedBefore }),
+);
 
 function onText(payload: Buffer, now: number): void {
-  if (!armed) return;
+  if (!recorder.armed) return;
   let at = payload.indexOf(STAMP_KEY);
   while (at >= 0) {
     const { value, end } = readNumber(payload, at + STAMP_KEY.length);
-    if (armed.delivered < MAX_SAMPLES) armed.samples[armed.delivered] = now - value;
-    armed.delivered++;
-    armed.lastAt = now;
+    recorder.record(now, value);
     at = payload.indexOf(STAMP_KEY, end);
   }
 }
@@ -111,7 +100,7 @@ function connect(url: URL, dialect: WsDialect, stalled: boolean): Promise<void> 
         }
       }
       reader.feed(chunk);
-      if (armed && armed.delivered >= armed.expected) finish();
+      recorder.finishIfComplete();
     });
     socket.once('close', () => {
       if (!stalled) closed++;
@@ -121,64 +110,23 @@ function connect(url: URL, dialect: WsDialect, stalled: boolean): Promise<void> 
   });
 }
 
-async function connectAll(url: URL, dialect: WsDialect, clients: number, stalled: number) {
-  let next = 0;
-  const worker = async () => {
-    while (next < clients + stalled) {
-      const index = next++;
-      await connect(url, dialect, index >= clients);
-    }
-  };
-  const total = clients + stalled;
-  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, total) }, worker));
-}
-
-function finish(): void {
-  if (!armed) return;
-  const run = armed;
-  armed = null;
-  clearTimeout(run.timer);
-  const cpu = process.cpuUsage(run.cpu);
-  const samples = Array.from(run.samples.subarray(0, Math.min(run.delivered, MAX_SAMPLES)));
-  send({
-    type: 'done',
-    delivered: run.delivered,
-    lastAt: run.lastAt,
-    p50: percentile(samples, 50),
-    p99: percentile(samples, 99),
-    cpuMicros: cpu.user + cpu.system,
-    closed: closed - run.closedBefore,
-  });
-}
-
-process.on('message', (command: WsClientCommand) => {
-  switch (command.type) {
-    case 'connect':
-      connectAll(new URL(command.url), command.dialect, command.clients, command.stalled ?? 0).then(
+serveCommands<WsClientCommand>(
+  {
+    connect: ({ url, dialect, clients, stalled = 0 }) => {
+      const target = new URL(url);
+      // The first `clients` connections read; the `stalled` after them never do.
+      connectAll(clients + stalled, (index) => connect(target, dialect, index >= clients)).then(
         () => send({ type: 'connected', clients: sockets.length }),
         (error: unknown) => send({ type: 'error', message: String(error) }),
       );
-      break;
-    case 'arm':
-      armed = {
-        expected: command.expected,
-        delivered: 0,
-        lastAt: Number.NaN,
-        closedBefore: closed,
-        samples: new Float64Array(Math.min(command.expected, MAX_SAMPLES)),
-        cpu: process.cpuUsage(),
-        // A run that loses deliveries still ends, and reports how many arrived.
-        timer: setTimeout(finish, command.timeout),
-      };
+    },
+    arm: ({ expected, timeout }) => {
+      closedBefore = closed;
+      recorder.arm(expected, timeout);
       send({ type: 'armed' });
-      break;
-    case 'exit':
-      process.disconnect();
-      break;
-  }
-});
-
-process.once('disconnect', () => {
-  for (const socket of sockets) socket.destroy();
-  process.exit(0);
-});
+    },
+  },
+  () => {
+    for (const socket of sockets) socket.destroy();
+  },
+);

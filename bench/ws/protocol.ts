@@ -6,12 +6,9 @@
 import { payload, wallClock } from '../fanout/protocol.js';
 import type {
   ArmCommand,
-  CpuCommand,
-  CpuReply,
   DeliveryClientReply,
-  ErrorReply,
-  PublishCommand,
-  PublishedReply,
+  DeliveryServerCommand,
+  DeliveryServerReply,
 } from '../shared/delivery-protocol.js';
 
 /** The servers under test (one process each). */
@@ -52,9 +49,8 @@ export interface MemorySample {
 /** Parent -> server process. */
 export type WsServerCommand =
   | { type: 'count' }
-  | CpuCommand
+  | DeliveryServerCommand
   | { type: 'memory' }
-  | PublishCommand
   /** Publishes like `publish` and samples memory (after a full GC) every `interval` ms. */
   | { type: 'stall'; count: number; rate: number; interval: number }
   | { type: 'exit' };
@@ -63,11 +59,9 @@ export type WsServerCommand =
 export type WsServerReply =
   | { type: 'listening'; url: string }
   | { type: 'count'; count: number }
-  | CpuReply
   | { type: 'memory'; sample: MemorySample }
-  | PublishedReply
   | { type: 'stalled'; samples: MemorySample[]; startedAt: number; endedAt: number }
-  | ErrorReply;
+  | DeliveryServerReply;
 
 /** Parent -> client-load process. */
 export type WsClientCommand =
