@@ -15,9 +15,9 @@ import { STAMP_KEY, readNumber } from './stamp.js';
 import { EVENTS_PATH, wallClock, type ClientCommand, type ClientReply } from './protocol.js';
 import { DeliveryRecorder, connectAll } from '../shared/delivery-recorder.js';
 import { sendReply, serveCommands } from '../shared/serve-commands.js';
+import { ResponseHead, hasStatus } from '../shared/response-head.js';
 
 const KEY = STAMP_KEY;
-const HEADER_END = Buffer.from('\r\n\r\n');
 
 const send = sendReply<ClientReply>;
 
@@ -46,22 +46,20 @@ function connect(url: URL): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: url.hostname, port: Number(url.port) });
     socket.setNoDelay(true);
-    let head: Buffer | null = Buffer.alloc(0);
+    const response = new ResponseHead();
     let carry: Buffer | null = null;
     socket.on('data', (chunk: Buffer) => {
       const now = wallClock();
-      if (head !== null) {
+      if (!response.done) {
         // Until the end of the response headers: check the status line, then start scanning.
-        head = Buffer.concat([head, chunk]);
-        const end = head.indexOf(HEADER_END);
-        if (end < 0) return;
-        if (!head.subarray(0, 12).toString('latin1').endsWith(' 200')) {
-          reject(new Error(`Subscribe failed: ${head.subarray(0, 40).toString('latin1')}`));
+        const parsed = response.feed(chunk);
+        if (!parsed) return;
+        if (!hasStatus(parsed.head, 200)) {
+          reject(new Error(`Subscribe failed: ${parsed.head.subarray(0, 40).toString('latin1')}`));
           socket.destroy();
           return;
         }
-        chunk = head.subarray(end + HEADER_END.length);
-        head = null;
+        chunk = parsed.body;
         sockets.push(socket);
         resolve();
       }

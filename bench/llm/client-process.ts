@@ -20,6 +20,7 @@ import { percentile } from '../harness.js';
 import { pace, wallClock } from '../fanout/protocol.js';
 import { readNumber } from '../fanout/stamp.js';
 import { sendReply, serveCommands } from '../shared/serve-commands.js';
+import { ResponseHead, hasStatus } from '../shared/response-head.js';
 import {
   BENCH_MODEL,
   STAMP_MARKER,
@@ -29,7 +30,6 @@ import {
   type RunFigures,
 } from './protocol.js';
 
-const HEADER_END = Buffer.from('\r\n\r\n');
 const DONE = Buffer.from('data: [DONE]');
 /** The end of a chunked body: the last event's chunk, then the zero-size one. */
 const LAST_CHUNK = Buffer.from('\n\n\r\n0\r\n\r\n');
@@ -74,7 +74,7 @@ function generation(run: Run, url: URL): void {
   const socket = net.connect({ host: url.hostname, port: Number(url.port) });
   socket.setNoDelay(true);
   run.open.add(socket);
-  let head: Buffer | null = Buffer.alloc(0);
+  const response = new ResponseHead();
   let carry: Buffer | null = null;
   let tail = Buffer.alloc(0);
   let tokens = 0;
@@ -103,18 +103,15 @@ function generation(run: Run, url: URL): void {
 
   socket.on('data', (chunk: Buffer) => {
     const now = wallClock();
-    if (head !== null) {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf(HEADER_END);
-      if (end < 0) return;
-      const status = head.subarray(0, 12).toString('latin1');
-      if (!status.endsWith(' 200')) {
-        broken = `HTTP ${head.subarray(0, Math.min(end, 200)).toString('latin1')}`;
+    if (!response.done) {
+      const parsed = response.feed(chunk);
+      if (!parsed) return;
+      if (!hasStatus(parsed.head, 200)) {
+        broken = `HTTP ${parsed.head.subarray(0, 200).toString('latin1')}`;
         socket.destroy();
         return;
       }
-      chunk = head.subarray(end + HEADER_END.length);
-      head = null;
+      chunk = parsed.body;
     }
     carry = scan(carry ? Buffer.concat([carry, chunk]) : chunk, now);
     tail = Buffer.concat([tail, chunk.subarray(-TAIL_BYTES)]).subarray(-TAIL_BYTES);

@@ -27,8 +27,8 @@ import {
 } from './protocol.js';
 import { DeliveryRecorder, connectAll } from '../shared/delivery-recorder.js';
 import { sendReply, serveCommands } from '../shared/serve-commands.js';
+import { ResponseHead, hasStatus } from '../shared/response-head.js';
 
-const HEADER_END = Buffer.from('\r\n\r\n');
 const SUBSCRIBE = JSON.stringify({ type: 'subscribe', channel: WS_CHANNEL });
 
 const send = sendReply<WsClientReply>;
@@ -65,7 +65,7 @@ function connect(url: URL, dialect: WsDialect, stalled: boolean): Promise<void> 
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: url.hostname, port: Number(url.port) });
     socket.setNoDelay(true);
-    let head: Buffer | null = Buffer.alloc(0);
+    const response = new ResponseHead();
     let now = 0;
     const reader = new FrameReader((opcode, payload) => {
       if (opcode === OPCODE.text) {
@@ -78,17 +78,15 @@ function connect(url: URL, dialect: WsDialect, stalled: boolean): Promise<void> 
     });
     socket.on('data', (chunk: Buffer) => {
       now = wallClock();
-      if (head !== null) {
-        head = Buffer.concat([head, chunk]);
-        const end = head.indexOf(HEADER_END);
-        if (end < 0) return;
-        if (!head.subarray(0, 12).toString('latin1').endsWith(' 101')) {
-          reject(new Error(`Upgrade failed: ${head.subarray(0, 60).toString('latin1')}`));
+      if (!response.done) {
+        const parsed = response.feed(chunk);
+        if (!parsed) return;
+        if (!hasStatus(parsed.head, 101)) {
+          reject(new Error(`Upgrade failed: ${parsed.head.subarray(0, 60).toString('latin1')}`));
           socket.destroy();
           return;
         }
-        chunk = head.subarray(end + HEADER_END.length);
-        head = null;
+        chunk = parsed.body;
         if (dialect === 'sluice') socket.write(clientFrame(OPCODE.text, SUBSCRIBE));
         if (dialect === 'socketio') socket.write(clientFrame(OPCODE.text, '40'));
         sockets.push(socket);
