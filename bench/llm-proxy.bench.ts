@@ -16,7 +16,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { BenchSection } from './harness.js';
-import { Child } from './fanout/child.js';
+import { Child, stopInOrder } from './fanout/child.js';
 import type { ClientCommand, ClientReply, ServerCommand, ServerReply } from './llm/protocol.js';
 import {
   report,
@@ -90,17 +90,13 @@ async function startAll(profileDir?: string): Promise<Processes> {
     const { url: proxyUrl } = await proxy.ask(null, 'listening');
     return { upstream, proxy, client, urls: { direct: upstreamUrl, proxied: proxyUrl } };
   } catch (error) {
-    await client.stop({ type: 'exit' });
-    if (proxy) await proxy.stop({ type: 'exit' });
-    await upstream.stop({ type: 'exit' });
+    await stopInOrder([client, proxy, upstream]);
     throw error;
   }
 }
 
 async function stopAll({ upstream, proxy, client }: Processes): Promise<void> {
-  await client.stop({ type: 'exit' });
-  await proxy.stop({ type: 'exit' });
-  await upstream.stop({ type: 'exit' });
+  await stopInOrder([client, proxy, upstream]);
 }
 
 async function measure(

@@ -4,7 +4,8 @@
  * p50/p99 publish-to-arrival latency, and server CPU time per delivery, which is the goal:
  * sluice at most 1.1× the raw loop.
  *
- * Three kinds of process (helpers in bench/fanout/): each server in its own process, so
+ * Three kinds of process (helpers in bench/fanout/; the run step and report pieces shared
+ * with the WebSocket broadcast bench in bench/shared/): each server in its own process, so
  * `process.cpuUsage()` before and after the window is its CPU alone; one client-load process
  * per server holding the N connections; this process only orchestrates. Runs alternate
  * between the two servers (which one goes first swaps every run), so drift on the shared
@@ -13,7 +14,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fmt, table, type BenchSection } from './harness.js';
-import { Child } from './fanout/child.js';
+import { Child, stopInOrder } from './fanout/child.js';
+import { waitForCount } from './shared/wait-for-count.js';
 import type { ClientCommand, ClientReply, ServerCommand, ServerReply } from './fanout/protocol.js';
 import {
   measureDelivery,
@@ -81,12 +83,11 @@ async function start(kind: Kind, clients: number, profileDir?: string): Promise<
     const { url } = await server.ask(null, 'listening');
     await client.ask({ type: 'connect', url, clients }, 'connected');
     // Headers arrive before the subscription is surely registered: wait for the server's count.
-    for (let i = 0; ; i++) {
-      const { count } = await server.ask({ type: 'subscribers' }, 'subscribers');
-      if (count === clients) break;
-      if (i > 200) throw new Error(`${kind}: ${count} of ${clients} subscribers registered`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await waitForCount(
+      async () => (await server.ask({ type: 'subscribers' }, 'subscribers')).count,
+      clients,
+      { maxPolls: 200, error: (count) => `${kind}: ${count} of ${clients} subscribers registered` },
+    );
   } catch (error) {
     await stop({ server, client });
     throw error;
@@ -95,8 +96,7 @@ async function start(kind: Kind, clients: number, profileDir?: string): Promise<
 }
 
 async function stop({ server, client }: Pair): Promise<void> {
-  await client.stop({ type: 'exit' });
-  await server.stop({ type: 'exit' });
+  await stopInOrder([client, server]);
 }
 
 export interface ScenarioResult {

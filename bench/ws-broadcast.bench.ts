@@ -5,9 +5,9 @@
  * p50/p99 publish-to-arrival latency, and server CPU time per delivery, which is the goal:
  * sluice no worse than the `ws` loop and at most 0.75× socket.io.
  *
- * Processes and method as in the SSE fan-out bench (helpers in bench/fanout/ and bench/ws/):
- * each server in its own process, one client-load process per server, runs rotating the
- * order of the four servers so drift on the shared machine hits all alike.
+ * Processes and method as in the SSE fan-out bench (helpers in bench/fanout/, bench/ws/ and
+ * bench/shared/): each server in its own process, one client-load process per server, runs
+ * rotating the order of the four servers so drift on the shared machine hits all alike.
  */
 import os from 'node:os';
 import path from 'node:path';

@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import { fmt, median, table, type BenchSection } from './harness.js';
-import { Child } from './fanout/child.js';
+import { Child, stopInOrder } from './fanout/child.js';
 import { DIALECT, type MemorySample, type WsServerKind } from './ws/protocol.js';
 import { COMPILED_NOTE, startServer, waitForReceivers, type WsClientProcess } from './ws/pair.js';
 
@@ -62,8 +62,7 @@ async function once(kind: WsServerKind): Promise<PerConnection> {
       arrayBuffers: (after.arrayBuffers - before.arrayBuffers) / d.connections,
     };
   } finally {
-    await client.stop({ type: 'exit' });
-    await server.stop({ type: 'exit' });
+    await stopInOrder([client, server]);
   }
 }
 

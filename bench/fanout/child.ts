@@ -92,3 +92,16 @@ export class Child<Command extends { type: string }, Reply extends { type: strin
     }
   }
 }
+
+/** What stopping needs of a helper: every helper's commands include `exit`. */
+interface Stoppable {
+  stop(exit: { type: 'exit' }): Promise<void>;
+}
+
+/**
+ * Stops helpers one after the other in the order given (a load before the server it
+ * talks to, so no client sees its server vanish first); `undefined` ones never started.
+ */
+export async function stopInOrder(children: readonly (Stoppable | undefined)[]): Promise<void> {
+  for (const child of children) await child?.stop({ type: 'exit' });
+}

@@ -4,7 +4,8 @@
  * receiver (subscribed, or in the room): an upgrade's 101 comes before the subscription.
  */
 import path from 'node:path';
-import { Child } from '../fanout/child.js';
+import { Child, stopInOrder } from '../fanout/child.js';
+import { waitForCount } from '../shared/wait-for-count.js';
 import {
   DIALECT,
   type WsClientCommand,
@@ -65,12 +66,10 @@ export async function waitForReceivers(
   expected: number,
   label: string,
 ): Promise<void> {
-  for (let i = 0; ; i++) {
-    const { count } = await server.ask({ type: 'count' }, 'count');
-    if (count === expected) return;
-    if (i > 400) throw new Error(`${label}: ${count} of ${expected} receivers registered`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await waitForCount(async () => (await server.ask({ type: 'count' }, 'count')).count, expected, {
+    maxPolls: 400,
+    error: (count) => `${label}: ${count} of ${expected} receivers registered`,
+  });
 }
 
 export async function startPair(kind: WsServerKind, options: StartOptions): Promise<WsPair> {
@@ -93,6 +92,5 @@ export async function startPair(kind: WsServerKind, options: StartOptions): Prom
 }
 
 export async function stopPair({ server, client }: WsPair): Promise<void> {
-  await client.stop({ type: 'exit' });
-  await server.stop({ type: 'exit' });
+  await stopInOrder([client, server]);
 }
