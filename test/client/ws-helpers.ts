@@ -1,6 +1,5 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { afterEach } from 'vitest';
 import { WebSocket, WebSocketServer, type RawData, type WebSocket as ServerSocket } from 'ws';
 import {
   ReconnectingWebSocket,
@@ -9,20 +8,16 @@ import {
   type StateChangeEvent,
   type UrlProvider,
 } from '../../src/client/reconnecting-websocket.js';
+import { perTestCleanups } from '../helpers/cleanups.js';
 
 /**
  * Per-file fixtures that are torn down after each test: sockets (with fast backoff and the
  * `ws` implementation) and servers.
  */
 export function harness() {
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const { cleanups, defer } = perTestCleanups();
   return {
-    defer: (cleanup: () => unknown): void => {
-      cleanups.push(cleanup);
-    },
+    defer,
     open: (url: UrlProvider, options: ReconnectingWebSocketOptions = {}): ReconnectingWebSocket => {
       const socket = new ReconnectingWebSocket(url, {
         WebSocket,

@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import type { MemoryBroker } from '../../src/broker/memory-broker.js';
 import {
@@ -12,6 +11,7 @@ import {
 import type { SubscriptionItem } from '../../src/client/ws-client-types.js';
 import { attachWebSocketHub, type WebSocketHub } from '../../src/ws/hub.js';
 import type { WebSocketHubOptions } from '../../src/ws/hub-options.js';
+import { perTestCleanups } from '../helpers/cleanups.js';
 
 export interface RunningHub {
   server: Server;
@@ -59,14 +59,9 @@ export async function startHub(
 
 /** Registers teardown of hubs and clients after each test of the calling file. */
 export function hubHarness() {
-  const cleanups: (() => unknown)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const { cleanups, defer } = perTestCleanups();
   return {
-    defer: (cleanup: () => unknown): void => {
-      cleanups.push(cleanup);
-    },
+    defer,
     hub: async (broker: MemoryBroker, options?: Parameters<typeof startHub>[1]) => {
       const running = await startHub(broker, options);
       cleanups.push(() => running.stop());
