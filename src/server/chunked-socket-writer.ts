@@ -22,13 +22,23 @@ import type { ServerResponse } from 'node:http';
 
 const CRLF = 0x0d0a;
 
-/** The last body framed and its frame: a one-entry cache that fan-out hits every time. */
+/**
+ * The last body framed and its frame: a one-entry cache that a fan-out hits for every
+ * subscriber after the first, all inside one synchronous publish. It is forgotten at the
+ * next microtask, so a source that yields the same buffer again after changing it (any
+ * new value reaches the pump through a later promise job) is framed afresh.
+ */
 let lastBody: Uint8Array | undefined;
 let lastFrame: Buffer | undefined;
+const forget = (): void => {
+  lastBody = undefined;
+  lastFrame = undefined;
+};
 
 /** `size-in-hex CRLF body CRLF`, the HTTP/1.1 chunk carrying `body` (never empty). */
 export function chunkFrame(body: Uint8Array): Buffer {
   if (body === lastBody && lastFrame) return lastFrame;
+  if (lastBody === undefined) queueMicrotask(forget);
   const size = body.byteLength.toString(16);
   const frame = Buffer.allocUnsafe(size.length + body.byteLength + 4);
   let offset = frame.write(size, 0, 'latin1');

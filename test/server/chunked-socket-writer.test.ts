@@ -101,6 +101,39 @@ function readChunkedResponse(
   });
 }
 
+describe('chunkFrame and a reused buffer', () => {
+  it('frames a buffer afresh once a promise job has passed (the source may have changed it)', async () => {
+    const body = Buffer.from('data: a\n\n');
+    expect(chunkFrame(body).toString()).toBe('9\r\ndata: a\n\n\r\n');
+    body.write('b', 6);
+    await Promise.resolve();
+    expect(chunkFrame(body).toString()).toBe('9\r\ndata: b\n\n\r\n');
+  });
+
+  it('sends each version of a buffer the source reuses between yields', async () => {
+    const server = http.createServer(
+      toNodeHandler(() =>
+        createSseResponse(
+          (async function* () {
+            const shared = Buffer.from('data: 0\n\n');
+            for (let i = 0; i < 3; i++) {
+              shared.write(String(i), 6);
+              yield shared;
+            }
+          })(),
+          { keepAlive: null },
+        ),
+      ),
+    );
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const text = await (
+      await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+    ).text();
+    expect(text).toBe(': ok\ndata: 0\n\ndata: 1\n\ndata: 2\n\n');
+  });
+});
+
 describe('SSE over HTTP/1.1 chunks written straight to the socket', () => {
   it('sends well-formed chunks, the terminator, and leaves the connection reusable', async () => {
     const port = await start();
