@@ -4,11 +4,12 @@
  * and 1,000 concurrent streaming generations, and sluice's CPU time per token. Goal: p99
  * added per-token latency under 2 ms at 100 concurrent generations.
  *
- * Three processes besides this one (helpers in bench/llm/): a stamping upstream (its
- * tokens carry the wall clock at which they were written), sluice proxying to it, and a
- * client-load process. Each run sends the same C generations either straight to the
- * upstream or through sluice; the two alternate (which goes first swaps every run), so
- * drift on the shared machine hits both alike.
+ * Four processes besides this one (helpers in bench/llm/): a stamping upstream (its
+ * tokens carry the wall clock at which they were written), sluice proxying to it, a bare
+ * `node:http` pipe proxy (the floor: what any Node proxy adds on this machine) and a
+ * client-load process. Each run sends the same C generations straight to the upstream,
+ * through the pipe proxy, or through sluice; which path goes first rotates every run, so
+ * drift on the shared machine hits all three alike.
  *
  * `SLUICE_BENCH_CPU_PROF=<dir>` writes `--cpu-prof` profiles of the proxy and the upstream
  * (`<dir>/clients-<C>/proxy/`, `.../upstream/`) to see where the time goes.
@@ -57,10 +58,14 @@ type Client = Child<ClientCommand, ClientReply>;
 
 interface Processes {
   upstream: Server;
-  proxy: Server;
+  /** The process behind each proxying path (the direct path has none). */
+  proxies: Record<Exclude<Path, 'direct'>, Server>;
   client: Client;
   urls: Record<Path, string>;
 }
+
+/** Every path, in the order of the first run; later runs rotate it. */
+const PATHS: readonly Path[] = ['direct', 'floor', 'proxied'];
 
 async function cpu(server: Server): Promise<number> {
   const { user, system } = await server.ask({ type: 'cpu' }, 'cpu');
@@ -84,19 +89,30 @@ async function startAll(profileDir?: string): Promise<Processes> {
   const upstream: Server = new Child('../llm/upstream-process.ts', [], execArgv('upstream'));
   const client: Client = new Child('../llm/client-process.ts');
   let proxy: Server | undefined;
+  let floor: Server | undefined;
   try {
     const { url: upstreamUrl } = await upstream.ask(null, 'listening');
-    proxy = new Child('../llm/proxy-process.ts', [`${upstreamUrl}/v1`], execArgv('proxy'));
-    const { url: proxyUrl } = await proxy.ask(null, 'listening');
-    return { upstream, proxy, client, urls: { direct: upstreamUrl, proxied: proxyUrl } };
+    const base = [`${upstreamUrl}/v1`];
+    proxy = new Child('../llm/proxy-process.ts', base, execArgv('proxy'));
+    floor = new Child('../llm/pipe-proxy-process.ts', base, execArgv('floor'));
+    const [{ url: proxyUrl }, { url: floorUrl }] = await Promise.all([
+      proxy.ask(null, 'listening'),
+      floor.ask(null, 'listening'),
+    ]);
+    return {
+      upstream,
+      proxies: { proxied: proxy, floor },
+      client,
+      urls: { direct: upstreamUrl, floor: floorUrl, proxied: proxyUrl },
+    };
   } catch (error) {
-    await stopInOrder([client, proxy, upstream]);
+    await stopInOrder([client, proxy, floor, upstream]);
     throw error;
   }
 }
 
-async function stopAll({ upstream, proxy, client }: Processes): Promise<void> {
-  await stopInOrder([client, proxy, upstream]);
+async function stopAll({ upstream, proxies, client }: Processes): Promise<void> {
+  await stopInOrder([client, proxies.proxied, proxies.floor, upstream]);
 }
 
 async function measure(
@@ -104,7 +120,9 @@ async function measure(
   where: Path,
   scenario: LlmProxyScenario,
 ): Promise<RunResult> {
-  const { upstream, proxy, client, urls } = processes;
+  const { upstream, client, urls } = processes;
+  // The direct path has no proxy: sluice's process stands in, idle, so the shapes match.
+  const proxy = processes.proxies[where === 'direct' ? 'proxied' : where];
   const { clients, ...pacing } = scenario;
   const startRate = startRateOf(scenario, LLM_PROXY_DEFAULTS.maxStartRate);
   const window = (clients * 1000) / startRate + pacing.ttftMs + (pacing.tokens * 1000) / pacing.tps;
@@ -136,9 +154,10 @@ export async function runLlmProxy(
     for (const scenario of scenarios) {
       const { clients: _clients, ...pacing } = scenario;
       await processes.upstream.ask({ type: 'configure', pacing }, 'configured');
-      const result: ScenarioResult = { scenario, runs: { direct: [], proxied: [] } };
+      const result: ScenarioResult = { scenario, runs: { direct: [], floor: [], proxied: [] } };
       for (let run = -1; run < runs; run++) {
-        const order: Path[] = run % 2 === 0 ? ['proxied', 'direct'] : ['direct', 'proxied'];
+        const first = (run + 1) % PATHS.length;
+        const order = [...PATHS.slice(first), ...PATHS.slice(0, first)];
         for (const where of order) {
           const measured = await measure(processes, where, scenario);
           if (run >= 0) result.runs[where].push(measured);

@@ -11,10 +11,11 @@ export interface LlmProxyScenario extends Pacing {
   clients: number;
 }
 
-export type Path = 'direct' | 'proxied';
+/** Straight to the model, through the bare pipe proxy (the floor), through sluice. */
+export type Path = 'direct' | 'floor' | 'proxied';
 
 export interface RunResult extends RunFigures {
-  /** Proxy and upstream CPU time during the run, µs. */
+  /** CPU time during the run of the path's proxy (sluice's on the direct path) and the upstream, µs. */
   proxyCpu: number;
   upstreamCpu: number;
 }
@@ -47,6 +48,8 @@ export function startRateOf({ clients, tps }: LlmProxyScenario, maxStartRate: nu
   return Math.min(clients * tps, maxStartRate);
 }
 
+type Summary = ReturnType<typeof summary>;
+
 function summary(runs: RunResult[]) {
   const pick = (f: (r: RunResult) => number) => median(runs.map(f));
   return {
@@ -74,37 +77,31 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
   const errors: string[] = [];
   for (const { scenario, runs: byPath } of results) {
     const direct = summary(byPath.direct);
+    const floor = summary(byPath.floor);
     const proxied = summary(byPath.proxied);
     const addedP99 = proxied.tokenP99 - direct.tokenP99;
+    const floorP99 = floor.tokenP99 - direct.tokenP99;
     // Each proxied run against the direct run next to it in time: the spread of the verdict.
     const addedRuns = byPath.proxied.map((r, i) => r.tokenP99 - byPath.direct[i]!.tokenP99);
     const label = `${scenario.clients.toLocaleString('en-US')} × ${scenario.tps}/s`;
-    rows.push([
-      'direct',
+    const row = (name: string, s: Summary, proxyCpu: boolean) => [
+      name,
       label,
-      fmt(direct.ttftP50),
-      fmt(direct.ttftP99),
-      fmt(direct.tokenP50),
-      fmt(direct.tokenP99),
-      '',
-      '',
-      fmt(direct.upstreamCpu),
-      fmt(direct.clientCpu),
-      direct.failed,
-    ]);
-    rows.push([
-      'via sluice',
-      label,
-      fmt(proxied.ttftP50),
-      fmt(proxied.ttftP99),
-      fmt(proxied.tokenP50),
-      fmt(proxied.tokenP99),
-      `${fmt(proxied.tokenP50 - direct.tokenP50)} / **${fmt(addedP99)}**`,
-      `${fmt(proxied.proxyCpu)} (${fmt(proxied.proxyCore * 100, 0)}%)`,
-      fmt(proxied.upstreamCpu),
-      fmt(proxied.clientCpu),
-      proxied.failed,
-    ]);
+      fmt(s.ttftP50),
+      fmt(s.ttftP99),
+      fmt(s.tokenP50),
+      fmt(s.tokenP99),
+      proxyCpu
+        ? `${fmt(s.tokenP50 - direct.tokenP50)} / **${fmt(s.tokenP99 - direct.tokenP99)}**`
+        : '',
+      proxyCpu ? `${fmt(s.proxyCpu)} (${fmt(s.proxyCore * 100, 0)}%)` : '',
+      fmt(s.upstreamCpu),
+      fmt(s.clientCpu),
+      s.failed,
+    ];
+    rows.push(row('direct', direct, false));
+    rows.push(row('pipe proxy (floor)', floor, true));
+    rows.push(row('via sluice', proxied, true));
     const goal = scenario.clients === goalClients;
     verdicts.push(
       `- ${count(scenario.clients, 'generation')}: sluice adds ` +
@@ -114,12 +111,14 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
         (goal
           ? ` — goal (under ${goalMs} ms) ${addedP99 < goalMs ? 'met' : '**not met**'}.`
           : '.') +
+        ` The pipe proxy adds ${fmt(floorP99)} ms to the p99.` +
         (scenario.clients === 1
           ? ''
           : ` Tokens after every generation's first one (no ramp): p99 ${fmt(direct.tokenP99Steady)} ms ` +
-            `direct, ${fmt(proxied.tokenP99Steady)} ms via sluice.`),
+            `direct, ${fmt(floor.tokenP99Steady)} ms via the pipe proxy, ` +
+            `${fmt(proxied.tokenP99Steady)} ms via sluice.`),
     );
-    for (const s of [direct, proxied]) if (s.firstError) errors.push(s.firstError);
+    for (const s of [direct, floor, proxied]) if (s.firstError) errors.push(s.firstError);
   }
   const scenarios = results
     .map(({ scenario: s }) => {
@@ -142,7 +141,7 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
         'token p50 (ms)',
         'token p99 (ms)',
         'added p50 / p99 (ms)',
-        'sluice CPU/token (µs) (core)',
+        'proxy CPU/token (µs) (core)',
         'upstream CPU/token (µs)',
         'client CPU/token (µs)',
         'failed',
@@ -165,20 +164,23 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
       '(`POST /v1/chat/completions`, `stream: true`) as bare TCP sockets, one per request ' +
       '(`Connection: close`; sluice keeps its pooled upstream connections), started evenly ' +
       `(over at least one token interval, at most ${maxStartRate.toLocaleString('en-US')} ` +
-      'per second), either straight to the model ("direct") or through sluice. It scans ' +
+      'per second), either straight to the model ("direct"), through sluice, or through the ' +
+      'floor: a bare `node:http` proxy in a fourth process that forwards each request over ' +
+      'a keep-alive agent and pipes the response bytes back untouched (no parsing, no ids, ' +
+      'no resumability), i.e. what any Node proxy adds on this machine. It scans ' +
       'the bytes for stamps: per-token latency is arrival minus stamp, so it covers ' +
       'everything after the model wrote the token; TTFT runs from just before connecting to ' +
       'the first content token (the model adds no delay of its own). "Added" is the ' +
-      'difference of the two paths\u2019 medians. The steady-state p99 (bullets) counts only ' +
+      'difference from the direct path\u2019s median. The steady-state p99 (bullets) counts only ' +
       'tokens that arrived after every generation of the run had its first token, i.e. ' +
       'without the ramp during which the path is also setting generations up. ' +
       'CPU time (user + system, ' +
       '`process.cpuUsage()` over IPC before and after each run) is divided by the tokens ' +
       'delivered, so it includes each generation\u2019s setup (which weighs most at 10 ' +
       'tokens per generation) and, at 1 generation, mostly the fixed cost of waking up per ' +
-      'token; "core" is sluice\u2019s CPU time over the run\u2019s wall time. ' +
+      'token; "core" is the proxy\u2019s CPU time over the run\u2019s wall time. ' +
       `Scenarios: ${scenarios}. Medians of ${runs} runs per path (after one warm-up run ` +
-      'each), the two paths alternating; "failed" counts generations that did not end with ' +
+      'each), the order of the three paths rotating every run; "failed" counts generations that did not end with ' +
       'every token and `[DONE]`, summed over the runs. All processes share the same 2 ' +
       'cores, so through sluice the proxy also competes with the model and the clients ' +
       'for CPU: the added latency includes that contention.',
