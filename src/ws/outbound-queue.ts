@@ -33,9 +33,16 @@ export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
 export interface OutboundSink {
   /** Bytes accepted but not yet written to the kernel (ws `bufferedAmount`). */
   readonly bufferedAmount: number;
-  /** Writes one complete frame; `done` runs once it left user space (or failed). */
-  writeFrame(data: Uint8Array, done: () => void): void;
+  /**
+   * Writes one complete frame, in order. `done`, when given, runs once the frame left user
+   * space (or the write failed). An empty frame sends nothing: with `done` it is a fence
+   * whose callback runs once everything written before it has left.
+   */
+  writeFrame(data: Uint8Array, done?: () => void): void;
 }
+
+/** The fence (see `OutboundSink.writeFrame`). */
+const FENCE = new Uint8Array(0);
 
 export interface OutboundItem {
   data: Uint8Array;
@@ -86,8 +93,13 @@ export class OutboundQueue {
   #counts: Counts | undefined;
   /** FLUSHING | CLOSED bits: one field for two rarely set booleans. */
   #state = 0;
-  /** Runs after every frame the socket wrote (`#sent`, bound: smaller than a closure). */
+  /**
+   * Runs after a frame the socket wrote (`#sent`, bound: smaller than a closure), for the
+   * frames written while a backlog, a waiter or the socket's own buffer needs to hear of it.
+   */
   readonly #onSent: () => void;
+  /** Writes with `#onSent` not yet called back. */
+  #signalled = 0;
 
   constructor(sink: OutboundSink, options: OutboundQueueOptions | OutboundLimits) {
     this.#sink = sink;
@@ -97,6 +109,7 @@ export class OutboundQueue {
 
   /** Only a backlog or a waiter needs to know that a frame left. */
   #sent(): void {
+    this.#signalled--;
     if (this.#backlog !== undefined) this.flush();
     if (this.#waiters !== undefined && this.#waiters.size > 0) this.#wake();
   }
@@ -147,9 +160,31 @@ export class OutboundQueue {
     if (buffered !== 0) {
       const total = buffered + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
       if (total > this.#limits.highWaterMark || total > this.#limits.limit) return false;
+      this.#writeSignalled(data);
+    } else if (this.#waiters !== undefined && this.#waiters.size > 0) {
+      this.#writeSignalled(data);
+    } else {
+      // Nothing queued, nothing waiting, the socket empty: nobody needs to hear when this
+      // frame leaves, and a write callback costs Node a tick per write (a fan-out writes to
+      // every subscriber). Should it stay in the socket's buffer and a backlog or a waiter
+      // come later, `#ensureSignal` fences it.
+      this.#sink.writeFrame(data);
     }
-    this.#sink.writeFrame(data, this.#onSent);
     return true;
+  }
+
+  #writeSignalled(data: Uint8Array): void {
+    this.#signalled++;
+    this.#sink.writeFrame(data, this.#onSent);
+  }
+
+  /**
+   * A backlog or a waiter is waiting for the socket to drain: make sure some write in
+   * flight will call back. If the bytes in the socket's buffer were all written without a
+   * callback, an empty frame with one follows them.
+   */
+  #ensureSignal(): void {
+    if (this.#signalled === 0 && this.#sink.bufferedAmount > 0) this.#writeSignalled(FENCE);
   }
 
   offer(item: OutboundItem): OfferResult {
@@ -206,6 +241,7 @@ export class OutboundQueue {
       const onAbort = (): void => finish(false);
       const waiter: Waiter = { bytes: size, resolve: finish };
       (this.#waiters ??= new Set()).add(waiter);
+      this.#ensureSignal();
       signal?.addEventListener('abort', onAbort, { once: true });
       if (timeout !== null) {
         timer = setTimeout(() => finish(false), timeout);
@@ -238,10 +274,11 @@ export class OutboundQueue {
         if (buffered > 0 && buffered + entry.bytes > this.#limits.highWaterMark) return;
         const data = entry.data;
         backlog.remove(entry);
-        this.#sink.writeFrame(data, this.#onSent);
+        this.#writeSignalled(data);
       }
     } finally {
       this.#state &= ~FLUSHING;
+      if (this.#backlog !== undefined) this.#ensureSignal();
     }
   }
 
@@ -263,7 +300,7 @@ export class OutboundQueue {
     const total = this.bufferedBytes + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
     if (total > this.#limits.maxBytes) return false;
     pendingDrops.delete(channel);
-    this.#sink.writeFrame(data, this.#onSent);
+    this.#writeSignalled(data);
     return true;
   }
 

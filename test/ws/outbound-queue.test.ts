@@ -7,22 +7,34 @@ import {
   type OverflowPolicy,
 } from '../../src/ws/outbound-queue.js';
 
-/** A socket that buffers everything until `drain(n)` writes n frames out. */
+/**
+ * A socket that buffers everything until `drain(n)` writes n frames out. Empty frames (the
+ * queue's fences) carry no bytes: like a real socket, it completes them as soon as the
+ * frames before them are out, and they are not among the frames written.
+ */
 class FakeSink implements OutboundSink {
-  pending: Array<{ data: Uint8Array; done: () => void }> = [];
+  pending: Array<{ data: Uint8Array; done: (() => void) | undefined }> = [];
   written: string[] = [];
+  /** Frames written with a callback, fences included. */
+  signalled = 0;
   get bufferedAmount(): number {
     return this.pending.reduce((sum, frame) => sum + frame.data.byteLength, 0);
   }
-  writeFrame(data: Uint8Array, done: () => void): void {
+  writeFrame(data: Uint8Array, done?: () => void): void {
+    if (done) this.signalled++;
     this.pending.push({ data, done });
+    this.#completeFences();
   }
   drain(count = Infinity): void {
     while (count-- > 0 && this.pending.length > 0) {
       const frame = this.pending.shift()!;
       this.written.push(new TextDecoder().decode(frame.data));
-      frame.done();
+      frame.done?.();
+      this.#completeFences();
     }
+  }
+  #completeFences(): void {
+    while (this.pending[0]?.data.byteLength === 0) this.pending.shift()!.done?.();
   }
 }
 
@@ -42,6 +54,56 @@ describe('OutboundQueue', () => {
     sink.drain();
     expect(sink.written).toEqual(['a', 'b']);
     expect(queue.stats().queuedMessages).toBe(0);
+  });
+
+  it('writes without a callback while the socket is empty and nothing waits', () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { maxBytes: room(1000), encodeDropNotice: notice });
+    for (const text of ['a', 'b', 'c']) {
+      expect(queue.offer({ data: bytes(text) })).toBe('queued');
+      sink.drain();
+    }
+    expect(sink.written).toEqual(['a', 'b', 'c']);
+    expect(sink.signalled).toBe(0);
+    // Bytes already in the socket: the next frame asks to be told when it left.
+    queue.offer({ data: bytes('d') });
+    queue.offer({ data: bytes('e') });
+    expect(sink.signalled).toBe(1);
+  });
+
+  it('fences unsignalled bytes when a backlog forms behind them, so it still flushes', () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, {
+      maxBytes: room(10 * (10 + O)),
+      socketHighWaterMark: 10,
+      encodeDropNotice: notice,
+    });
+    const frame = (n: number) => bytes(String(n).repeat(10));
+    expect(queue.offer({ data: frame(1) })).toBe('queued'); // to the socket, no callback
+    expect(sink.signalled).toBe(0);
+    expect(queue.offer({ data: frame(2) })).toBe('queued'); // backlog: socket above its mark
+    expect(queue.offer({ data: frame(3) })).toBe('queued');
+    expect(sink.signalled).toBe(1); // the fence after frame 1
+    // Only frame 1 leaves: the fence behind it calls back, and the backlog moves on.
+    sink.drain(1);
+    sink.drain(1);
+    sink.drain(1);
+    expect(sink.written).toEqual(
+      [frame(1), frame(2), frame(3)].map((b) => new TextDecoder().decode(b)),
+    );
+    expect(queue.stats().queuedMessages).toBe(0);
+  });
+
+  it('fences unsignalled bytes for a waiter, which wakes once they left', async () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { maxBytes: room(10 + O), encodeDropNotice: notice });
+    const frame = bytes('x'.repeat(10));
+    expect(queue.offer({ data: frame })).toBe('queued');
+    expect(queue.offer({ data: frame })).toBe('full');
+    const wait = queue.waitForRoom(10, null);
+    expect(sink.signalled).toBe(1);
+    sink.drain(1);
+    await expect(wait).resolves.toBe(true);
   });
 
   it('disconnect policy: refuses what does not fit, then admits once drained', async () => {
