@@ -52,7 +52,11 @@ export const SSE_FANOUT_DEFAULTS = Object.freeze({
     Object.freeze({ clients: 100, rate: 200, count: 400 }),
     Object.freeze({ clients: 1000, rate: 20, count: 40 }),
   ]),
-  runs: 7,
+  /**
+   * Run-by-run ratios on the shared machine spread over ±20% (docs/benchmarks.md): with 7
+   * runs the median moved by 0.1× between full bench runs, the size of the verdict's margin.
+   */
+  runs: 11,
   /** Goal: sluice server CPU per delivery at most this multiple of the raw loop's. */
   goal: 1.1,
 });
