@@ -111,7 +111,15 @@ export class OutboundQueue {
   #sent(): void {
     this.#signalled--;
     if (this.#backlog !== undefined) this.flush();
-    if (this.#waiters !== undefined && this.#waiters.size > 0) this.#wake();
+    if (!this.#hasWaiters()) return;
+    this.#wake();
+    // Still waiting, and this was the last callback due (a write callback runs a tick after
+    // its bytes left, so unsignalled bytes may have been written since): fence them.
+    if (this.#hasWaiters()) this.#ensureSignal();
+  }
+
+  #hasWaiters(): boolean {
+    return this.#waiters !== undefined && this.#waiters.size > 0;
   }
 
   get bufferedBytes(): number {
@@ -160,8 +168,8 @@ export class OutboundQueue {
     if (buffered !== 0) {
       const total = buffered + data.byteLength + OUTBOUND_DEFAULTS.frameOverhead;
       if (total > this.#limits.highWaterMark || total > this.#limits.limit) return false;
-      this.#writeSignalled(data);
-    } else if (this.#waiters !== undefined && this.#waiters.size > 0) {
+    }
+    if (buffered !== 0 || this.#hasWaiters()) {
       this.#writeSignalled(data);
     } else {
       // Nothing queued, nothing waiting, the socket empty: nobody needs to hear when this

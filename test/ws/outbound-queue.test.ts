@@ -17,6 +17,12 @@ class FakeSink implements OutboundSink {
   written: string[] = [];
   /** Frames written with a callback, fences included. */
   signalled = 0;
+  /** When set, callbacks of drained frames wait for `runLate()`, as Node's run a tick later. */
+  deferCallbacks = false;
+  late: Array<() => void> = [];
+  runLate(): void {
+    for (const done of this.late.splice(0)) done();
+  }
   get bufferedAmount(): number {
     return this.pending.reduce((sum, frame) => sum + frame.data.byteLength, 0);
   }
@@ -29,12 +35,16 @@ class FakeSink implements OutboundSink {
     while (count-- > 0 && this.pending.length > 0) {
       const frame = this.pending.shift()!;
       this.written.push(new TextDecoder().decode(frame.data));
-      frame.done?.();
+      this.#complete(frame.done);
       this.#completeFences();
     }
   }
   #completeFences(): void {
-    while (this.pending[0]?.data.byteLength === 0) this.pending.shift()!.done?.();
+    while (this.pending[0]?.data.byteLength === 0) this.#complete(this.pending.shift()!.done);
+  }
+  #complete(done: (() => void) | undefined): void {
+    if (done && this.deferCallbacks) this.late.push(done);
+    else done?.();
   }
 }
 
@@ -103,6 +113,23 @@ describe('OutboundQueue', () => {
     const wait = queue.waitForRoom(10, null);
     expect(sink.signalled).toBe(1);
     sink.drain(1);
+    await expect(wait).resolves.toBe(true);
+  });
+
+  it('fences bytes written after a callback that was still due, for a waiter', async () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { maxBytes: room(100), encodeDropNotice: notice });
+    const frame = bytes('x'.repeat(10));
+    queue.offer({ data: frame }); // socket empty: no callback
+    queue.offer({ data: frame }); // socket holds the first: with a callback
+    expect(sink.signalled).toBe(1);
+    sink.deferCallbacks = true;
+    sink.drain(); // both left; the callback runs a tick later
+    queue.offer({ data: frame }); // socket empty again: no callback, and it stays there
+    const wait = queue.waitForRoom(100, null); // does not fit beside it
+    sink.deferCallbacks = false;
+    sink.runLate(); // the last callback due: nothing else will call back but a fence
+    sink.drain();
     await expect(wait).resolves.toBe(true);
   });
 
