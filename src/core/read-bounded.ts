@@ -30,3 +30,32 @@ export async function readAllBounded(
   }
   return bytes;
 }
+
+/**
+ * A request's own way to hand over its body, bounded like `readAllBounded`: undefined when
+ * it cannot (the body is already a Web stream, or used). The Node adapter's request view
+ * (server/node-request.ts) offers one that reads the Node stream without a Web stream.
+ */
+export type BoundedBodyReader = (
+  limit: number,
+  tooLarge: () => Error,
+) => Promise<Uint8Array> | undefined;
+
+export const READ_BOUNDED = Symbol.for('sluice.readBounded');
+
+/**
+ * A request body, at most `limit` bytes: straight from the runtime when the request offers
+ * that (see `BoundedBodyReader`), else from `request.body`. An empty body gives no bytes.
+ */
+export function readBodyBounded(
+  request: Request,
+  limit: number,
+  tooLarge: () => Error,
+): Promise<Uint8Array> {
+  const own = (request as Request & { [READ_BOUNDED]?: BoundedBodyReader })[READ_BOUNDED];
+  const direct = own?.(limit, tooLarge);
+  if (direct) return direct;
+  return request.body
+    ? readAllBounded(request.body, limit, tooLarge)
+    : Promise.resolve(new Uint8Array(0));
+}

@@ -4,7 +4,7 @@
  * upstream receives parameters sluice does not know about (forward compatibility).
  */
 import { SluiceError } from '../core/errors.js';
-import { readAllBounded } from '../core/read-bounded.js';
+import { readBodyBounded } from '../core/read-bounded.js';
 import { invalidRequest } from './openai-error.js';
 import type { ChatCompletionRequest } from './openai-types.js';
 
@@ -23,8 +23,8 @@ const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'func
 export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
-  if (!request.body) throw invalidRequest('A JSON request body is required');
-  const bytes = await readAllBounded(request.body, maxBytes, () => tooLarge(maxBytes));
+  const bytes = await readBodyBounded(request, maxBytes, () => tooLarge(maxBytes));
+  if (bytes.byteLength === 0) throw invalidRequest('A JSON request body is required');
   try {
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
   } catch (error) {

@@ -5,3 +5,4 @@ export * from './channels-handler.js';
 export * from './node-adapter.js';
 export * from './read-body.js';
 export * from './server.js';
+export { toRequest, type NodeRequest } from './node-request.js';

@@ -4,9 +4,8 @@
  * with backpressure (the next chunk is read only after the socket drained), so a slow
  * client holds the handler's stream back instead of growing Node's write buffer.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { Readable } from 'node:stream';
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
 import { SluiceError } from '../core/errors.js';
 import { claimDirectSse } from '../sse/response.js';
 import {
@@ -16,8 +15,8 @@ import {
 } from './chunked-socket-writer.js';
 import type { SseSink } from '../sse/sse-pump.js';
 import type { RequestContext, RouteHandler } from './handler.js';
+import { toRequest, type NodeRequest } from './node-request.js';
 
-type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /** The cancel reason of a direct SSE stream whose socket closed (shared: no stack per close). */
@@ -101,25 +100,6 @@ async function serve(
     res.off('close', onClose);
     inFlight?.delete(controller);
   }
-}
-
-export function toRequest(req: NodeRequest, signal: AbortSignal): Request {
-  const host = req.headers[':authority'] ?? req.headers.host ?? 'localhost';
-  const url = new URL(req.url ?? '/', `http://${String(host)}`);
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith(':') || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else headers.set(name, value);
-  }
-  const method = req.method ?? 'GET';
-  const hasBody = method !== 'GET' && method !== 'HEAD';
-  return new Request(url, {
-    method,
-    headers,
-    signal,
-    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
-  });
 }
 
 async function writeResponse(

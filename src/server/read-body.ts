@@ -1,5 +1,5 @@
 import { SluiceError } from '../core/errors.js';
-import { readAllBounded } from '../core/read-bounded.js';
+import { readBodyBounded } from '../core/read-bounded.js';
 
 /**
  * Reads a request body as JSON with a hard byte limit: the declared Content-Length is
@@ -25,8 +25,7 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
 }
 
 async function readText(request: Request, limit: number): Promise<string> {
-  if (!request.body) return '';
-  return new TextDecoder().decode(await readAllBounded(request.body, limit, () => tooLarge(limit)));
+  return new TextDecoder().decode(await readBodyBounded(request, limit, () => tooLarge(limit)));
 }
 
 function tooLarge(limit: number): SluiceError {

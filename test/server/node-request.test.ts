@@ -1,0 +1,122 @@
+/**
+ * The Node adapter's lazy `Request` (server/node-request.ts): a handler sees a `Request` in
+ * every respect that it uses, whether the adapter's fast paths (method, url, headers,
+ * signal, a bounded body read straight from the Node stream) or the real `Request` built
+ * on demand (body stream, json(), clone()) serve it; and the bounded read keeps its bound.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readBodyBounded } from '../../src/core/read-bounded.js';
+import type { RequestContext } from '../../src/server/handler.js';
+import { toNodeHandler } from '../../src/server/node-adapter.js';
+
+type Probe = (request: Request, context: RequestContext) => Promise<Response>;
+
+let server: http.Server | undefined;
+afterEach(async () => {
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  server = undefined;
+});
+
+async function serve(probe: Probe): Promise<string> {
+  server = http.createServer(toNodeHandler(probe));
+  await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const tooLarge = () => new Error('too large');
+
+describe('the Node adapter request', () => {
+  it('is a Request with the method, URL, headers and the context signal', async () => {
+    let seen: Record<string, unknown> = {};
+    const base = await serve(async (request, context) => {
+      seen = {
+        isRequest: request instanceof Request,
+        tag: Object.prototype.toString.call(request),
+        method: request.method,
+        url: request.url,
+        header: request.headers.get('x-probe'),
+        sameSignal: request.signal === context.signal,
+        cache: request.cache,
+        bodyUsed: request.bodyUsed,
+      };
+      return new Response('ok');
+    });
+    const response = await fetch(`${base}/a/b?c=d`, { headers: { 'x-probe': 'yes' } });
+    expect(await response.text()).toBe('ok');
+    expect(seen).toEqual({
+      isRequest: true,
+      tag: '[object Request]',
+      method: 'GET',
+      url: `${base}/a/b?c=d`,
+      header: 'yes',
+      sameSignal: true,
+      cache: 'default',
+      bodyUsed: false,
+    });
+  });
+
+  it('gives the body through the Web API (json, clone) when a handler asks for it', async () => {
+    const base = await serve(async (request) => {
+      const copy = request.clone();
+      const json: unknown = await request.json();
+      const text = await copy.text();
+      return Response.json({ json, text, used: request.bodyUsed });
+    });
+    const response = await fetch(base, { method: 'POST', body: '{"n":1}' });
+    expect(await response.json()).toEqual({ json: { n: 1 }, text: '{"n":1}', used: true });
+  });
+
+  it('reads a bounded body straight from the Node stream, and marks it used', async () => {
+    const base = await serve(async (request) => {
+      const bytes = await readBodyBounded(request, 1024, tooLarge);
+      const again = await readBodyBounded(request, 1024, tooLarge);
+      return Response.json({
+        text: Buffer.from(bytes).toString(),
+        used: request.bodyUsed,
+        again: again.byteLength,
+      });
+    });
+    const body = 'é'.repeat(300); // 600 bytes, several chunks on a slow path
+    const response = await fetch(base, { method: 'POST', body });
+    expect(await response.json()).toEqual({ text: body, used: true, again: 0 });
+  });
+
+  it('stops reading past the bound: the error reaches the handler, the connection closes', async () => {
+    let error: unknown;
+    const base = await serve(async (request) => {
+      try {
+        await readBodyBounded(request, 1000, tooLarge);
+      } catch (caught) {
+        error = caught;
+      }
+      return new Response('refused', { status: 413 });
+    });
+    const response = await fetch(base, { method: 'POST', body: 'x'.repeat(256 * 1024) });
+    expect(response.status).toBe(413);
+    expect(response.headers.get('connection')).toBe('close');
+    expect(await response.text()).toBe('refused');
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toBe('too large');
+  });
+
+  it('rejects a bounded read when the client leaves mid-body', async () => {
+    let settle: (value: unknown) => void = () => undefined;
+    const outcome = new Promise((resolve) => (settle = resolve));
+    const base = await serve(async (request) => {
+      await readBodyBounded(request, 1 << 20, tooLarge).then(
+        () => settle('resolved'),
+        (error: unknown) => settle((error as { code?: string }).code),
+      );
+      return new Response('late');
+    });
+    const { port } = new URL(base);
+    const req = http.request({ port, method: 'POST', headers: { 'content-length': '100' } });
+    req.on('error', () => undefined);
+    req.write('only part');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    req.destroy();
+    expect(await outcome).toBe('aborted');
+  });
+});
