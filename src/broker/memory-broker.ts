@@ -18,6 +18,7 @@ import type {
   SubscribeOptions,
   SubscriberOverflowPolicy,
   SubscriptionItem,
+  SyncPublisher,
 } from './types.js';
 
 export const MEMORY_BROKER_DEFAULTS = Object.freeze({
@@ -81,7 +82,7 @@ export interface MemoryBrokerStats {
  * history; idle channels whose history aged out are swept lazily on each call (no timers),
  * and `maxChannels` caps the rest.
  */
-export class MemoryBroker implements Broker {
+export class MemoryBroker implements Broker, SyncPublisher {
   readonly epoch: string;
   readonly #limits: Required<Omit<MemoryBrokerOptions, 'now' | 'epoch'>>;
   readonly #now: () => number;
@@ -124,6 +125,11 @@ export class MemoryBroker implements Broker {
   }
 
   async publish(channel: string, input: PublishInput): Promise<string> {
+    return this.publishSync(channel, input);
+  }
+
+  /** `publish` without the promise (`SyncPublisher`): the message is stored and queued on return. */
+  publishSync(channel: string, input: PublishInput): string {
     this.#assertOpen();
     assertChannelName(channel);
     if (input.event !== undefined && typeof input.event !== 'string') {

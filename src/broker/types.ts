@@ -125,3 +125,18 @@ export interface Broker {
   /** Ends every subscription and releases resources. Idempotent. */
   close(): Promise<void>;
 }
+
+/**
+ * An optional capability: a broker that commits and fans out a message within the call
+ * (the memory broker) may offer `publishSync`, which returns the id instead of a promise
+ * and throws where `publish` would reject. Hot paths that publish many small messages in a
+ * row (an LLM generation publishes every token) use it to skip a promise and a microtask
+ * per message; everything else keeps to `publish`. A network broker does not offer it.
+ */
+export interface SyncPublisher {
+  publishSync(channel: string, input: PublishInput): string;
+}
+
+export function canPublishSync(broker: Broker): broker is Broker & SyncPublisher {
+  return typeof (broker as Partial<SyncPublisher>).publishSync === 'function';
+}

@@ -13,61 +13,90 @@ export interface ProducerStep {
   take(event: ModelEvent): boolean | Promise<boolean>;
   /** ms until the pending delta may be published; undefined when nothing is pending. */
   flushDelay(): number | undefined;
-  /** Publishes the pending delta; undefined when there was none. */
-  flush(): Promise<unknown> | undefined;
+  /** Publishes the pending delta: a promise only when the broker publishes asynchronously. */
+  flush(): unknown;
 }
 
 type Next = IteratorResult<ModelEvent> | 'flush' | 'stop';
 
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as Promise<unknown> | undefined)?.then === 'function';
+}
+
 /**
- * A pollable model (the upstream reader): events already received are taken without a
- * promise each; the loop sleeps only when none is ready, until the model has more, the
- * generation is stopped, or a coalesced delta is due.
+ * A pollable model (the upstream reader): driven by callbacks, not an async loop. When the
+ * model has bytes (its `onReadable`), every event already received is taken at once; with
+ * a broker that publishes synchronously, a token then goes from the upstream socket to the
+ * readers' sockets in one call, with no promise and no microtask in between. The loop
+ * waits (returns) when the model has nothing ready, and resumes on the model's call, on
+ * the stop signal, on a coalesced delta falling due (a timer), or when a `take`/`flush`
+ * that had to publish asynchronously settles.
  */
-export async function pollLoop(
-  source: PollableIterator<ModelEvent>,
-  step: ProducerStep,
-): Promise<void> {
+export function pollLoop(source: PollableIterator<ModelEvent>, step: ProducerStep): Promise<void> {
   const { signal } = step;
-  let wake: (() => void) | undefined;
-  const notify = (): void => {
-    const resolve = wake;
-    wake = undefined;
-    resolve?.();
-  };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  signal.addEventListener('abort', notify, { once: true });
-  source.onReadable(notify);
-  try {
-    for (;;) {
-      // Checked first: a cancel wins over a token that is ready.
-      if (signal.aborted) return;
-      const result = source.poll();
-      if (result === undefined) {
-        const wait = step.flushDelay();
-        if (wait === 0) {
-          await step.flush();
-          continue;
+  return new Promise<void>((resolve, reject) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    /** Inside `run`, or waiting on an async publish: a wake-up now has nothing to add. */
+    let busy = false;
+    let finished = false;
+    const finish = (error?: unknown): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      source.onReadable(undefined);
+      signal.removeEventListener('abort', wake);
+      if (error === undefined) resolve();
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the failure as thrown, as an `await` would pass it on
+      else reject(error);
+    };
+    const resumeAfter = (pending: Promise<unknown>, stopWhenTrue: boolean): void => {
+      pending.then((value) => {
+        busy = false;
+        if (stopWhenTrue && value === true) finish();
+        else wake();
+      }, finish);
+    };
+    const run = (): void => {
+      for (;;) {
+        // Checked first: a cancel wins over a token that is ready.
+        if (signal.aborted) return finish();
+        const result = source.poll();
+        if (result === undefined) {
+          const wait = step.flushDelay();
+          if (wait === 0) {
+            const flushed = step.flush();
+            if (isPromise(flushed)) return resumeAfter(flushed, false);
+            continue;
+          }
+          if (wait !== undefined) {
+            clearTimeout(timer);
+            timer = setTimeout(wake, wait);
+            timer.unref?.();
+          }
+          busy = false;
+          return;
         }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          if (wait === undefined) return;
-          timer = setTimeout(notify, wait);
-          timer.unref?.();
-        });
-        clearTimeout(timer);
-        continue;
+        if ('error' in result) return finish(result.error);
+        if (result.done) return finish();
+        const stop = step.take(result.value);
+        if (stop === true) return finish();
+        if (stop !== false) return resumeAfter(stop, true);
       }
-      if ('error' in result) throw result.error;
-      if (result.done) return;
-      const stop = step.take(result.value);
-      if (stop === true || (stop !== false && (await stop))) return;
+    };
+    /** Every wake-up source calls this; re-entrant calls (from inside `run`) do nothing. */
+    function wake(): void {
+      if (busy || finished) return;
+      busy = true;
+      try {
+        run();
+      } catch (error) {
+        finish(error);
+      }
     }
-  } finally {
-    clearTimeout(timer);
-    source.onReadable(undefined);
-    signal.removeEventListener('abort', notify);
-  }
+    signal.addEventListener('abort', wake, { once: true });
+    source.onReadable(wake);
+    wake();
+  });
 }
 
 /** Any other model: `next()` raced against the stop signal and the coalescing timer. */

@@ -17,7 +17,7 @@
  * the grace period: the model is aborted, an error frame is left for a late resume),
  * `failed` (model error or truncation: an error frame). Usage is recorded in every case.
  */
-import type { Broker } from '../broker/types.js';
+import { canPublishSync, type Broker } from '../broker/types.js';
 import { SluiceError } from '../core/errors.js';
 import { isPollable } from '../core/pollable.js';
 import { ChunkBuilder, DeltaBuffer } from './chunk-builder.js';
@@ -180,14 +180,14 @@ export class Generation {
   /**
    * One model event: true (or a promise of true) when the generation hit its event cap and
    * must stop. Deltas are published at once, or held for the coalescing interval. Not
-   * `async`: a token costs the broker's publish promise and nothing more.
+   * `async`: with a broker that publishes synchronously a token costs no promise at all.
    */
   #take(event: ModelEvent, run: Run): boolean | Promise<boolean> {
     this.#counter.add(event);
     if (event.type === 'content' || event.type === 'tool_call') {
       this.#buffer.add(event);
       const flushed = this.#flushDelay() === 0 ? this.#flush() : undefined;
-      return flushed ? flushed.then(() => this.#atCap(run)) : this.#atCap(run);
+      return typeof flushed === 'object' ? flushed.then(() => this.#atCap(run)) : this.#atCap(run);
     }
     if (event.type === 'finish') run.finish = event.reason;
     return false;
@@ -208,7 +208,7 @@ export class Generation {
   }
 
   /** Publishes the pending delta, if any (undefined when nothing was pending). */
-  #flush(): Promise<string> | undefined {
+  #flush(): string | Promise<string> | undefined {
     const delta = this.#buffer.take();
     if (!delta) return undefined;
     return this.#publish(GEN_EVENTS.chunk, this.#builder.deltaJson(delta, this.#usageField()));
@@ -222,8 +222,12 @@ export class Generation {
     await this.#publish(GEN_EVENTS.chunk, JSON.stringify(chunk));
   }
 
-  #publish(event: string, data: string): Promise<string> {
-    return this.#o.broker.publish(this.channel, { event, data }).then(this.#onPublished);
+  /** The id, or a promise of it when the broker cannot publish synchronously. */
+  #publish(event: string, data: string): string | Promise<string> {
+    const broker = this.#o.broker;
+    if (canPublishSync(broker))
+      return this.#onPublished(broker.publishSync(this.channel, { event, data }));
+    return broker.publish(this.channel, { event, data }).then(this.#onPublished);
   }
 
   /** Counts a message once the broker took it (one bound function, not a closure per publish). */

@@ -53,6 +53,12 @@ export function chunkFrame(body: Uint8Array): Buffer {
 export interface ChunkedSocketWriter {
   /** Writes `body` as one chunk; false when the socket's buffer is full (wait for `ready`). */
   write: (body: Uint8Array) => boolean;
+  /**
+   * Writes `text` as one chunk of its UTF-8 bytes. The frame goes to the socket as a string,
+   * which Node encodes in native code straight into the write: no Buffer for an event that
+   * only this client receives (the LLM path). Shared events use `write` and the frame cache.
+   */
+  writeText: (text: string) => boolean;
   /** Resolves when the socket drained, or closed. */
   ready: () => Promise<void>;
 }
@@ -80,6 +86,11 @@ export function chunkedSocketWriter(res: ServerResponse): ChunkedSocketWriter | 
       // An empty chunk would be the body's terminator: there is nothing to send.
       if (body.byteLength === 0) return true;
       return socket.write(chunkFrame(body));
+    },
+    writeText: (text) => {
+      if (socket.destroyed) return true;
+      if (text.length === 0) return true;
+      return socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
     },
     ready: () => (socket.destroyed ? Promise.resolve() : drainedOrClosed(socket)),
   };

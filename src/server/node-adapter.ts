@@ -166,17 +166,18 @@ function writeSseDirect(
     // HTTP/1.1, chunks are framed once and written to the socket (chunked-socket-writer.ts).
     let chunked: ChunkedSocketWriter | undefined;
     let first = true;
+    const viaResponse = (data: Uint8Array | string): boolean => {
+      if (res.destroyed) return true;
+      const room = out.write(data);
+      if (first) {
+        first = false;
+        chunked = 'chunkedEncoding' in res ? chunkedSocketWriter(res) : undefined;
+      }
+      return room;
+    };
     const sink: SseSink = {
-      write: (bytes) => {
-        if (chunked) return chunked.write(bytes);
-        if (res.destroyed) return true;
-        const room = out.write(bytes);
-        if (first) {
-          first = false;
-          chunked = 'chunkedEncoding' in res ? chunkedSocketWriter(res) : undefined;
-        }
-        return room;
-      },
+      write: (bytes) => (chunked ? chunked.write(bytes) : viaResponse(bytes)),
+      writeText: (text) => (chunked ? chunked.writeText(text) : viaResponse(text)),
       ready: () => (chunked ? chunked.ready() : drainedOrClosed(res)),
       end: () => {
         // After a disconnect there is nothing to end (and ending would mark it finished).

@@ -20,6 +20,12 @@ export type SseCloseReason = 'end' | 'cancel' | 'abort' | 'stall' | 'error';
 /** Where the bytes go. `write` returns false when the sink is full; `ready` resolves on room. */
 export interface SseSink {
   write(bytes: Uint8Array): boolean;
+  /**
+   * Optional: writes SSE text the sink encodes itself. A Node socket takes a string and
+   * encodes it in native code straight into the write, so an event encoded for one client
+   * costs no Buffer at all; without it the pump encodes to bytes and calls `write`.
+   */
+  writeText?(text: string): boolean;
   ready(): Promise<void>;
   /** The stream ended normally (source done, or aborted by a signal). */
   end(): void;
@@ -158,15 +164,19 @@ export class SsePump<T = SseChunk> {
 
   /** Encodes and writes one item; false when encoding failed (the stream is then failed). */
   #deliver(value: T): boolean {
-    let bytes: Uint8Array;
+    let chunk: SseChunk;
+    let text: string | undefined;
     try {
       // Without `map`, the source yields events itself (the option's documented contract).
-      bytes = encodeChunk(this.#map ? this.#map(value) : (value as SseChunk));
+      chunk = this.#map ? this.#map(value) : (value as SseChunk);
+      if (!(chunk instanceof Uint8Array)) text = encodeEvent(chunk);
     } catch (error) {
       this.#failWith(error);
       return false;
     }
-    this.#write(bytes);
+    const sink = this.#sink;
+    if (text === undefined) this.#write(chunk as Uint8Array);
+    else this.#afterWrite(sink.writeText ? sink.writeText(text) : sink.write(encodeUtf8(text)));
     return true;
   }
 
@@ -194,7 +204,12 @@ export class SsePump<T = SseChunk> {
   }
 
   #write(bytes: Uint8Array): void {
-    if (this.#sink.write(bytes) || this.#full) return;
+    this.#afterWrite(this.#sink.write(bytes));
+  }
+
+  /** After a write: a full sink stops the pulling and starts the stall timer. */
+  #afterWrite(room: boolean): void {
+    if (room || this.#full) return;
     this.#full = true;
     const stallTimeout = this.#options.stallTimeout;
     if (stallTimeout === null) return;

@@ -28,6 +28,29 @@ brokerContract('memory', (options) => createMemoryBroker(options), {
 });
 
 describe('MemoryBroker', () => {
+  it('publishSync stores and queues the message before it returns, and throws once closed', async () => {
+    const broker = createMemoryBroker();
+    const subscription = broker.subscribe('sync')[Symbol.asyncIterator]();
+    const id = broker.publishSync('sync', { data: 'now', event: 'e' });
+    expect(stats(broker).queuedMessages).toBe(1);
+    expect((await broker.history('sync')).messages.map((m) => [m.id, m.data])).toEqual([
+      [id, 'now'],
+    ]);
+    const first = await subscription.next();
+    expect(first.done === false && first.value.type === 'message' && first.value.message.id).toBe(
+      id,
+    );
+    expect(() => broker.publishSync('bad name!', { data: 1 })).toThrow(/channel/i);
+    await broker.close();
+    let thrown: unknown;
+    try {
+      broker.publishSync('sync', { data: 'late' });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isSluiceError(thrown) && thrown.code).toBe('broker_closed');
+  });
+
   it('exports frozen defaults', () => {
     expect(Object.isFrozen(MEMORY_BROKER_DEFAULTS)).toBe(true);
     expect(MEMORY_BROKER_DEFAULTS.overflow).toBe('resync');

@@ -1,0 +1,135 @@
+/**
+ * The producer of a generation over a pollable model (the upstream reader): every chunk
+ * is published once and in order, with a broker that publishes synchronously (the memory
+ * broker: no promise per token) and with one that only has the async `publish` (the
+ * contract every broker offers); coalescing merges tokens on its timer; a cancel stops it
+ * while the upstream still has bytes to give.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemoryBroker } from '../../src/broker/memory-broker.js';
+import { canPublishSync, type Broker } from '../../src/broker/types.js';
+import { WebByteSource } from '../../src/llm/byte-source.js';
+import { Generation } from '../../src/llm/generation.js';
+import type { ModelStream } from '../../src/llm/model.js';
+import { OpenAIStreamReader } from '../../src/llm/openai-stream-reader.js';
+
+/** Only the `Broker` contract: no `publishSync`, so every publish is a promise. */
+function asyncOnly(broker: MemoryBroker): Broker {
+  return {
+    publish: (channel, input) => broker.publish(channel, input),
+    subscribe: (channel, options) => broker.subscribe(channel, options),
+    history: (channel, options) => broker.history(channel, options),
+    join: (channel, member) => broker.join(channel, member),
+    leave: (channel, clientId) => broker.leave(channel, clientId),
+    members: (channel) => broker.members(channel),
+    presence: (channel, options) => broker.presence(channel, options),
+    close: () => broker.close(),
+  };
+}
+
+const chunk = (content: string) =>
+  `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+const FINISH = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`;
+
+/**
+ * An upstream body that sends `tokens` one per `pace` ms (0: all in one chunk), then the
+ * finish and `[DONE]`; a pollable model stream over it.
+ */
+function upstream(tokens: string[], pace: number, signal: AbortSignal): ModelStream {
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      if (pace === 0) {
+        controller.enqueue(
+          encoder.encode(tokens.map(chunk).join('') + FINISH + 'data: [DONE]\n\n'),
+        );
+        controller.close();
+        return;
+      }
+      for (const token of tokens) {
+        if (signal.aborted) return;
+        controller.enqueue(encoder.encode(chunk(token)));
+        await new Promise((resolve) => setTimeout(resolve, pace));
+      }
+      controller.enqueue(encoder.encode(FINISH + 'data: [DONE]\n\n'));
+      controller.close();
+    },
+  });
+  return {
+    promptTokens: 1,
+    [Symbol.asyncIterator]: () => new OpenAIStreamReader(new WebByteSource(body), { signal }),
+  };
+}
+
+async function run(
+  broker: Broker,
+  tokens: string[],
+  options: { pace?: number; coalesceMs?: number; cancelAfter?: number } = {},
+) {
+  const abort = new AbortController();
+  const generation = new Generation({
+    id: 'chatcmpl-test',
+    broker,
+    stream: upstream(tokens, options.pace ?? 0, abort.signal),
+    abort,
+    model: 'm',
+    provider: 'p',
+    created: 0,
+    includeUsage: false,
+    graceMs: null,
+    coalesceMs: options.coalesceMs ?? null,
+    maxEvents: 1000,
+  });
+  await generation.start();
+  if (options.cancelAfter !== undefined) {
+    setTimeout(() => generation.cancel(), options.cancelAfter);
+  }
+  const summary = await generation.ended;
+  const { messages } = await broker.history(generation.channel);
+  const contents = messages
+    .filter((m) => m.event === 'chunk')
+    .map((m) => JSON.parse(m.data as string) as { choices: { delta: { content?: string } }[] })
+    .map((c) => c.choices[0]?.delta.content ?? '')
+    .filter((text) => text !== '');
+  return { summary, contents, last: messages[messages.length - 1] };
+}
+
+const TOKENS = ['Hello', ', ', 'wörld', ' 😀', '!'];
+
+describe('generation producer over a pollable model', () => {
+  it('the memory broker publishes synchronously; a contract-only broker does not', () => {
+    const memory = new MemoryBroker();
+    expect(canPublishSync(memory)).toBe(true);
+    expect(canPublishSync(asyncOnly(memory))).toBe(false);
+  });
+
+  for (const [name, make] of [
+    ['synchronous publish', () => new MemoryBroker()],
+    ['async publish only', () => asyncOnly(new MemoryBroker())],
+  ] as const) {
+    it(`${name}: every token once, in order, then [DONE]`, async () => {
+      const result = await run(make(), TOKENS);
+      expect(result.summary.status).toBe('completed');
+      expect(result.contents).toEqual(TOKENS);
+      expect(result.last?.data).toBe('[DONE]');
+    });
+
+    it(`${name}: tokens arriving over time, merged by coalescing`, async () => {
+      const result = await run(make(), TOKENS, { pace: 15, coalesceMs: 40 });
+      expect(result.summary.status).toBe('completed');
+      expect(result.contents.join('')).toBe(TOKENS.join(''));
+      // 5 tokens 15 ms apart, at most one chunk per 40 ms: fewer chunks than tokens.
+      expect(result.contents.length).toBeLessThan(TOKENS.length);
+    });
+
+    it(`${name}: a cancel stops it mid-stream`, async () => {
+      const many = Array.from({ length: 200 }, (_, i) => `t${i} `);
+      const result = await run(make(), many, { pace: 5, cancelAfter: 60 });
+      expect(result.summary.status).toBe('cancelled');
+      expect(result.contents.length).toBeGreaterThan(0);
+      expect(result.contents.length).toBeLessThan(many.length);
+      expect(result.contents).toEqual(many.slice(0, result.contents.length));
+      expect(result.last?.data).toBe('[DONE]');
+    });
+  }
+});
