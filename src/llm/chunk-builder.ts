@@ -109,13 +109,23 @@ export class ChunkBuilder {
     this.#head = `${base.slice(0, base.length - '[]}'.length)}[{"index":0,"delta":`;
   }
 
+  /** The JSON of `delta` as it appears in its chunk (what `wrapDelta` takes). */
+  deltaPayload(delta: ChunkDelta): string {
+    return JSON.stringify(fixContent(delta));
+  }
+
   /**
-   * `JSON.stringify(this.delta(delta, usage))`, with only the delta serialised: the
-   * envelope (id, model…) is the same on every chunk of a generation.
+   * `JSON.stringify(this.delta(delta, usage))` from `deltaPayload(delta)`: only the delta
+   * is serialised per chunk, the envelope (id, model…) is the same on every chunk.
    */
-  deltaJson(delta: ChunkDelta, usage?: null): string {
+  wrapDelta(payload: string, usage?: null): string {
     const tail = usage === null ? ',"usage":null}' : '}';
-    return `${this.#head}${JSON.stringify(fixContent(delta))},"logprobs":null,"finish_reason":null}]${tail}`;
+    return `${this.#head}${payload},"logprobs":null,"finish_reason":null}]${tail}`;
+  }
+
+  /** `wrapDelta(deltaPayload(delta), usage)`. */
+  deltaJson(delta: ChunkDelta, usage?: null): string {
+    return this.wrapDelta(this.deltaPayload(delta), usage);
   }
 
   /** A chunk carrying one (possibly merged) delta. */

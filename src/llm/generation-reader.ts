@@ -109,7 +109,8 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
     }
     const { message } = value;
     if (message.event === GEN_EVENTS.start) return undefined;
-    const data = typeof message.data === 'string' ? message.data : JSON.stringify(message.data);
+    const text = typeof message.data === 'string' ? message.data : JSON.stringify(message.data);
+    const data = message.event === GEN_EVENTS.delta ? this.#generation.chunkOfDelta(text) : text;
     if (message.event === GEN_EVENTS.done || message.event === GEN_EVENTS.error) this.#end();
     return { id: message.id, data };
   }

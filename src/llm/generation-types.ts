@@ -11,9 +11,15 @@ import type { CompletionUsage, FinishReason } from './openai-types.js';
 
 export type GenerationStatus = 'running' | 'completed' | 'cancelled' | 'abandoned' | 'failed';
 
-/** Broker event names on a generation channel (never sent as SSE `event:` fields). */
+/**
+ * Broker event names on a generation channel (never sent as SSE `event:` fields). A
+ * `delta` message holds only the JSON of a chunk's delta: readers wrap it in the chunk
+ * envelope (id, model, created…), the same for every chunk of a generation, so history
+ * keeps a few dozen bytes per token instead of the whole chunk. `chunk` holds a whole chunk.
+ */
 export const GEN_EVENTS = Object.freeze({
   start: 'start',
+  delta: 'delta',
   chunk: 'chunk',
   done: 'done',
   error: 'error',

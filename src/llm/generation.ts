@@ -2,8 +2,8 @@
  * One streamed generation, decoupled from the HTTP request that started it.
  *
  * A producer task pulls events from the model and publishes each chunk to the broker
- * channel `gen:<id>` (data = the chunk's JSON text, published once, sent as is to every
- * reader). Readers (generation-reader.ts) subscribe to that channel, so one model call
+ * channel `gen:<id>`: a token's chunk as the JSON of its delta alone (readers add the
+ * envelope, see `GEN_EVENTS`), the other chunks as their whole JSON text. Readers (generation-reader.ts) subscribe to that channel, so one model call
  * serves the first request, a resume after a reload and any number of followers, each
  * getting every chunk exactly once by event id.
  *
@@ -211,7 +211,12 @@ export class Generation {
   #flush(): string | Promise<string> | undefined {
     const delta = this.#buffer.take();
     if (!delta) return undefined;
-    return this.#publish(GEN_EVENTS.chunk, this.#builder.deltaJson(delta, this.#usageField()));
+    return this.#publish(GEN_EVENTS.delta, this.#builder.deltaPayload(delta));
+  }
+
+  /** The chunk JSON a reader sends for a `delta` message's data. */
+  chunkOfDelta(payload: string): string {
+    return this.#builder.wrapDelta(payload, this.#usageField());
   }
 
   #usageField(): null | undefined {

@@ -86,12 +86,20 @@ async function run(
   }
   const summary = await generation.ended;
   const { messages } = await broker.history(generation.channel);
-  const contents = messages
-    .filter((m) => m.event === 'chunk')
-    .map((m) => JSON.parse(m.data as string) as { choices: { delta: { content?: string } }[] })
+  // Tokens are kept as their delta alone; a reader wraps each in the generation's envelope.
+  const chunks = messages
+    .filter((m) => m.event === 'delta')
+    .map((m) => JSON.parse(generation.chunkOfDelta(m.data as string)) as Chunk);
+  expect(new Set(chunks.map((c) => c.id))).toEqual(new Set(['chatcmpl-test']));
+  const contents = chunks
     .map((c) => c.choices[0]?.delta.content ?? '')
     .filter((text) => text !== '');
   return { summary, contents, last: messages[messages.length - 1] };
+}
+
+interface Chunk {
+  id: string;
+  choices: { delta: { content?: string } }[];
 }
 
 const TOKENS = ['Hello', ', ', 'wörld', ' 😀', '!'];
