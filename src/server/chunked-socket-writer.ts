@@ -59,6 +59,11 @@ export interface ChunkedSocketWriter {
    * only this client receives (the LLM path). Shared events use `write` and the frame cache.
    */
   writeText: (text: string) => boolean;
+  /**
+   * `writeText(text)`, then `then()` (the response's `end()`, which writes the body's
+   * terminator), with the socket corked so that both leave in one write.
+   */
+  writeTextThen: (text: string, then: () => void) => void;
   /** Resolves when the socket drained, or closed. */
   ready: () => Promise<void>;
 }
@@ -91,6 +96,15 @@ export function chunkedSocketWriter(res: ServerResponse): ChunkedSocketWriter | 
       if (socket.destroyed) return true;
       if (text.length === 0) return true;
       return socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+    },
+    writeTextThen(text, then) {
+      socket.cork();
+      try {
+        this.writeText(text);
+        then();
+      } finally {
+        socket.uncork();
+      }
     },
     ready: () => (socket.destroyed ? Promise.resolve() : drainedOrClosed(socket)),
   };

@@ -179,9 +179,13 @@ function writeSseDirect(
       write: (bytes) => (chunked ? chunked.write(bytes) : viaResponse(bytes)),
       writeText: (text) => (chunked ? chunked.writeText(text) : viaResponse(text)),
       ready: () => (chunked ? chunked.ready() : drainedOrClosed(res)),
-      end: () => {
+      end: (last) => {
         // After a disconnect there is nothing to end (and ending would mark it finished).
-        if (!res.destroyed) res.end();
+        if (!res.destroyed) {
+          if (last === undefined) res.end();
+          else if (!chunked) res.end(last);
+          else chunked.writeTextThen(last, () => res.end());
+        }
         resolve();
       },
       fail: () => {

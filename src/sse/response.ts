@@ -15,7 +15,13 @@
  * remove the abort listeners and call `return()` on the source iterator exactly once.
  */
 import { SluiceError } from '../core/errors.js';
-import { SsePump, type SseChunk, type SseCloseReason, type SseSink } from './sse-pump.js';
+import {
+  SsePump,
+  encodeUtf8,
+  type SseChunk,
+  type SseCloseReason,
+  type SseSink,
+} from './sse-pump.js';
 
 export interface SseSourceContext {
   /** The id the client resumes after (Last-Event-ID header or `lastEventId` query). */
@@ -204,9 +210,10 @@ function webSink(
       return -(controller.desiredSize ?? 0) < highWaterMark;
     },
     ready: () => (closed ? Promise.resolve() : waitForPull()),
-    end() {
+    end(last) {
       if (closed) return;
       closed = true;
+      if (last !== undefined) controller.enqueue(encodeUtf8(last));
       controller.close();
     },
     fail(error) {

@@ -27,8 +27,11 @@ export interface SseSink {
    */
   writeText?(text: string): boolean;
   ready(): Promise<void>;
-  /** The stream ended normally (source done, or aborted by a signal). */
-  end(): void;
+  /**
+   * The stream ended normally (source done, or aborted by a signal). `last` is SSE text
+   * still to send first: a sink may send it with the end of the body in one write.
+   */
+  end(last?: string): void;
   /** The stream broke: the client should see an error, not a clean end. */
   fail(error: unknown): void;
 }
@@ -42,6 +45,8 @@ export interface SsePumpOptions {
 }
 
 const encoder = new TextEncoder();
+/** A drain's batch is written once it holds this many UTF-16 units (bounds its memory). */
+const BATCH_LIMIT = 16 * 1024;
 /** Node's Buffer where there is one (see `encodeUtf8`). */
 const NodeBuffer = (globalThis as { Buffer?: { from(text: string, encoding: 'utf8'): Uint8Array } })
   .Buffer;
@@ -71,6 +76,8 @@ export class SsePump<T = SseChunk> {
   #full = false;
   #finished = false;
   #draining = false;
+  /** Events encoded during one drain, sent in one write when it ends (see `#runPolling`). */
+  #batch = '';
   #onFinished: (() => void) | undefined;
 
   constructor(
@@ -123,9 +130,11 @@ export class SsePump<T = SseChunk> {
   }
 
   /**
-   * The synchronous path (core/pollable.ts): items that are ready are written at once, from
+   * The synchronous path (core/pollable.ts): items that are ready are encoded at once, from
    * inside the producer's call, until the source runs dry or the sink is full; then the pump
    * waits for the source's "readable" call or for the sink's room. No promise per item.
+   * The events of one drain go out in one write (`#batch`): an LLM generation's finish
+   * chunk, `[DONE]` and the end of the body leave in one packet instead of three.
    */
   #runPolling(source: PollableIterator<T>): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -139,11 +148,12 @@ export class SsePump<T = SseChunk> {
         try {
           while (!this.#finished && !this.#full) {
             const result = source.poll();
-            if (result === undefined) return;
+            if (result === undefined) break;
             if ('error' in result) return this.#failWith(result.error);
             if (result.done) return this.#end();
             if (!this.#deliver(result.value)) return;
           }
+          this.#flushBatch();
           if (this.#full && !this.#finished) {
             source.onReadable(undefined);
             void this.#sink.ready().then(() => {
@@ -174,10 +184,28 @@ export class SsePump<T = SseChunk> {
       this.#failWith(error);
       return false;
     }
-    const sink = this.#sink;
-    if (text === undefined) this.#write(chunk as Uint8Array);
-    else this.#afterWrite(sink.writeText ? sink.writeText(text) : sink.write(encodeUtf8(text)));
+    if (text === undefined) {
+      this.#flushBatch();
+      this.#write(chunk as Uint8Array);
+    } else if (this.#draining) {
+      this.#batch += text;
+      if (this.#batch.length >= BATCH_LIMIT) this.#flushBatch();
+    } else {
+      this.#writeText(text);
+    }
     return true;
+  }
+
+  #flushBatch(): void {
+    if (this.#batch === '') return;
+    const text = this.#batch;
+    this.#batch = '';
+    this.#writeText(text);
+  }
+
+  #writeText(text: string): void {
+    const sink = this.#sink;
+    this.#afterWrite(sink.writeText ? sink.writeText(text) : sink.write(encodeUtf8(text)));
   }
 
   #roomAgain(): void {
@@ -188,12 +216,16 @@ export class SsePump<T = SseChunk> {
 
   #end(): void {
     if (this.#finished) return;
+    const last = this.#batch;
+    this.#batch = '';
     this.#finish('end');
-    this.#sink.end();
+    this.#sink.end(last === '' ? undefined : last);
   }
 
   #failWith(error: unknown): void {
     if (this.#finished) return;
+    // What was encoded before the failure still goes out, ahead of the broken end.
+    this.#flushBatch();
     this.#finish('error', error);
     this.#sink.fail(error);
   }
@@ -225,8 +257,10 @@ export class SsePump<T = SseChunk> {
 
   readonly #abort = (): void => {
     if (this.#finished) return;
+    const last = this.#batch;
+    this.#batch = '';
     this.#finish('abort');
-    this.#sink.end();
+    this.#sink.end(last === '' ? undefined : last);
   };
 
   #finish(reason: SseCloseReason, error?: unknown): void {

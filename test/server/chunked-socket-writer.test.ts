@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chunkFrame } from '../../src/server/chunked-socket-writer.js';
 import { toNodeHandler } from '../../src/server/node-adapter.js';
+import type { PollResult, PollableIterator } from '../../src/core/pollable.js';
+import type { SseFields } from '../../src/sse/encoder.js';
 import { createSseResponse } from '../../src/sse/response.js';
 
 const servers: http.Server[] = [];
@@ -165,5 +167,75 @@ describe('SSE over HTTP/1.1 chunks written straight to the socket', () => {
     const text = await (await fetch(`http://127.0.0.1:${port}/events`)).text();
     expect(text).toContain('id: 2\ndata: zwei 😀\n\n');
     expect(text.endsWith('id: 3\ndata: a\ndata: b\n\n')).toBe(true);
+  });
+});
+
+describe('events that are ready together', () => {
+  /**
+   * A pollable source (core/pollable.ts) with nothing ready until `release()`, which makes
+   * all its events (then the end) ready at once and calls the pump back, as a producer does.
+   */
+  function heldSource(items: SseFields[]) {
+    let next = 0;
+    let released = false;
+    let readable: (() => void) | undefined;
+    const poll = (): PollResult<SseFields> | undefined => {
+      if (!released) return undefined;
+      return next < items.length
+        ? { done: false, value: items[next++]! }
+        : { done: true, value: undefined };
+    };
+    const source: PollableIterator<SseFields> & AsyncIterable<SseFields> = {
+      poll,
+      onReadable: (listener) => (readable = listener),
+      next: () => Promise.reject(new Error('polled only')),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    const release = () => {
+      released = true;
+      readable?.();
+    };
+    return { source, release };
+  }
+
+  it('leave with the end of the body in one socket write, well framed', async () => {
+    let socketWrites = 0;
+    const { source, release } = heldSource([
+      { id: '1', data: 'one' },
+      { id: '2', data: 'zwei 😀' },
+      { data: '[DONE]' },
+    ]);
+    const handle = toNodeHandler(() => createSseResponse(source, { keepAlive: null }));
+    const server = http.createServer((req, res) => {
+      const socket = req.socket as net.Socket & {
+        _write: (...args: unknown[]) => void;
+        _writev: (...args: unknown[]) => void;
+      };
+      for (const name of ['_write', '_writev'] as const) {
+        const original = socket[name].bind(socket);
+        socket[name] = (...args: unknown[]) => {
+          socketWrites++;
+          original(...args);
+        };
+      }
+      handle(req, res);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    sockets.push(socket);
+    socket.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n');
+    const opened = new Promise((resolve) => socket.once('data', resolve));
+    const response = readChunkedResponse(socket);
+    await opened;
+    expect(socketWrites).toBe(1); // the headers with the opening comment
+    release();
+    expect(Buffer.concat((await response).chunks).toString()).toBe(
+      ': ok\nid: 1\ndata: one\n\nid: 2\ndata: zwei 😀\n\ndata: [DONE]\n\n',
+    );
+    // The three events and the body's terminator: one write.
+    expect(socketWrites).toBe(2);
   });
 });
