@@ -145,12 +145,13 @@ function createSse<T>(
   let started = false;
   const start = (sink: SseSink): SseStreamControl => {
     started = true;
-    const done = new AbortController();
+    // A signal only for a source function to watch: an iterable source is ended by `return()`.
+    let done: AbortController | undefined;
     const iterable =
       typeof source === 'function'
         ? source({
             lastEventId: options.request ? getLastEventId(options.request) : undefined,
-            signal: done.signal,
+            signal: (done = new AbortController()).signal,
           })
         : source;
     const pump = new SsePump<T>(iterable[Symbol.asyncIterator](), sink, {

@@ -70,7 +70,8 @@ export class SsePump<T = SseChunk> {
   readonly #map: ((item: T) => SseChunk) | undefined;
   readonly #sink: SseSink;
   readonly #options: SsePumpOptions;
-  readonly #done: AbortController;
+  /** The signal handed to a source function, if the source is one (aborted at the end). */
+  readonly #done: AbortController | undefined;
   #keepAliveTimer: ReturnType<typeof setInterval> | undefined;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #full = false;
@@ -83,7 +84,10 @@ export class SsePump<T = SseChunk> {
   constructor(
     iterator: AsyncIterator<T>,
     sink: SseSink,
-    options: SsePumpOptions & { done: AbortController; map?: ((item: T) => SseChunk) | undefined },
+    options: SsePumpOptions & {
+      done?: AbortController | undefined;
+      map?: ((item: T) => SseChunk) | undefined;
+    },
   ) {
     this.#iterator = iterator;
     this.#map = options.map;
@@ -269,7 +273,7 @@ export class SsePump<T = SseChunk> {
     clearInterval(this.#keepAliveTimer);
     clearTimeout(this.#stallTimer);
     for (const signal of this.#options.signals) signal.removeEventListener('abort', this.#abort);
-    this.#done.abort(error ?? endedReason(reason));
+    this.#done?.abort(error ?? endedReason(reason));
     if (reason !== 'end' && reason !== 'error') {
       // The source did not finish by itself: release it. A pending next() is woken by the
       // source's own signal (`context.signal`), which `done` just aborted.
