@@ -8,24 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { canPublishSync, type Broker } from '../../src/broker/types.js';
+import { contractOnlyBroker } from '../helpers/contract-only-broker.js';
 import { WebByteSource } from '../../src/llm/byte-source.js';
 import { Generation } from '../../src/llm/generation.js';
 import type { ModelStream } from '../../src/llm/model.js';
 import { OpenAIStreamReader } from '../../src/llm/openai-stream-reader.js';
-
-/** Only the `Broker` contract: no `publishSync`, so every publish is a promise. */
-function asyncOnly(broker: MemoryBroker): Broker {
-  return {
-    publish: (channel, input) => broker.publish(channel, input),
-    subscribe: (channel, options) => broker.subscribe(channel, options),
-    history: (channel, options) => broker.history(channel, options),
-    join: (channel, member) => broker.join(channel, member),
-    leave: (channel, clientId) => broker.leave(channel, clientId),
-    members: (channel) => broker.members(channel),
-    presence: (channel, options) => broker.presence(channel, options),
-    close: () => broker.close(),
-  };
-}
 
 const chunk = (content: string) =>
   `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
@@ -108,12 +95,12 @@ describe('generation producer over a pollable model', () => {
   it('the memory broker publishes synchronously; a contract-only broker does not', () => {
     const memory = new MemoryBroker();
     expect(canPublishSync(memory)).toBe(true);
-    expect(canPublishSync(asyncOnly(memory))).toBe(false);
+    expect(canPublishSync(contractOnlyBroker(memory))).toBe(false);
   });
 
   for (const [name, make] of [
     ['synchronous publish', () => new MemoryBroker()],
-    ['async publish only', () => asyncOnly(new MemoryBroker())],
+    ['async publish only', () => contractOnlyBroker(new MemoryBroker())],
   ] as const) {
     it(`${name}: every token once, in order, then [DONE]`, async () => {
       const result = await run(make(), TOKENS);

@@ -5,9 +5,9 @@
  * `join` and `leave` by client id.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker, SubscriptionItem } from '../../src/broker/types.js';
 import { createMemoryBroker, type MemoryBroker } from '../../src/broker/memory-broker.js';
 import type { EventMessage } from '../../src/ws/protocol.js';
+import { contractOnlyBroker } from '../helpers/contract-only-broker.js';
 import { TestClient, eventually, startHub, type HubFixture } from './helpers.js';
 
 let fixture: HubFixture | undefined;
@@ -18,28 +18,6 @@ afterEach(async () => {
   for (const broker of brokers.splice(0)) await broker.close();
 });
 
-/** The same broker behind plain async iterators (no `poll`/`onReadable`). */
-function unpollable(broker: Broker): Broker {
-  return {
-    publish: (channel, input) => broker.publish(channel, input),
-    subscribe: (channel, options) => {
-      const inner = broker.subscribe(channel, options)[Symbol.asyncIterator]();
-      const iterator: AsyncIterableIterator<SubscriptionItem> = {
-        next: () => inner.next(),
-        return: async () => (await inner.return?.()) ?? { done: true, value: undefined },
-        [Symbol.asyncIterator]: () => iterator,
-      };
-      return iterator;
-    },
-    history: (channel, options) => broker.history(channel, options),
-    join: (channel, member) => broker.join(channel, member),
-    leave: (channel, clientId) => broker.leave(channel, clientId),
-    members: (channel) => broker.members(channel),
-    presence: (channel, options) => broker.presence(channel, options),
-    close: () => broker.close(),
-  };
-}
-
 function eventIds(client: TestClient): string[] {
   return client.inbox.filter((m): m is EventMessage => m.type === 'event').map((m) => m.id);
 }
@@ -48,7 +26,7 @@ describe('hub over a broker that cannot be polled', () => {
   it('delivers live and replayed events on own streams, each ended with its subscription', async () => {
     const inner = createMemoryBroker();
     brokers.push(inner);
-    fixture = await startHub({ broker: unpollable(inner) });
+    fixture = await startHub({ broker: contractOnlyBroker(inner) });
     const live = await TestClient.connect(fixture.url);
     await live.request({ type: 'subscribe', channel: 'c', rid: 1 });
     const first: string[] = [];
@@ -72,7 +50,7 @@ describe('hub over a broker that cannot be polled', () => {
   it('presence joins on subscribe and leaves by client id on unsubscribe and on close', async () => {
     const inner = createMemoryBroker();
     brokers.push(inner);
-    fixture = await startHub({ broker: unpollable(inner) });
+    fixture = await startHub({ broker: contractOnlyBroker(inner) });
     const alice = await TestClient.connect(fixture.url);
     const bob = await TestClient.connect(fixture.url);
     const aliceId = (await alice.next('welcome')).clientId;
