@@ -66,24 +66,33 @@ class NodeRequestView {
     return this.#consumed || (this.#real?.bodyUsed ?? false);
   }
 
-  /** The real `Request`, built on first need; its body is the Node stream. */
+  /**
+   * The real `Request`, built on first need; its body is the Node stream, or, once the body
+   * was read through `READ_BOUNDED`, a used one (reading it again fails, as on a real one).
+   */
   real(): Request {
     if (this.#real) return this.#real;
-    const withBody = hasBody(this.method) && !this.#consumed;
+    const withBody = hasBody(this.method);
     this.#real = new Request(this.url, {
       method: this.method,
       headers: this.headers,
       signal: this.#signal,
-      ...(withBody ? { body: Readable.toWeb(this.#req), duplex: 'half' } : {}),
+      ...(withBody
+        ? {
+            body: this.#consumed ? new ReadableStream() : Readable.toWeb(this.#req),
+            duplex: 'half',
+          }
+        : {}),
     } as RequestInit);
+    if (withBody && this.#consumed) void this.#real.body?.cancel();
     return this.#real;
   }
 
   /** The body straight from the Node stream, at most `limit` bytes (core/read-bounded.ts). */
   [READ_BOUNDED]: BoundedBodyReader = (limit, tooLarge) => {
     if (this.#real || this.#consumed) return undefined;
-    this.#consumed = true;
     if (!hasBody(this.method)) return Promise.resolve(new Uint8Array(0));
+    this.#consumed = true;
     return readNodeBody(this.#req, limit, tooLarge);
   };
 }
@@ -94,6 +103,8 @@ class NodeRequestView {
  * never sits in memory; a client that goes away mid-body rejects with `aborted`.
  */
 function readNodeBody(req: NodeRequest, limit: number, tooLarge: () => Error): Promise<Uint8Array> {
+  // Gone before the read began: its 'close' has passed and no event would settle the read.
+  if (req.destroyed) return Promise.reject(disconnected());
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
@@ -163,6 +174,17 @@ for (const name of Object.getOwnPropertyNames(Request.prototype)) {
       },
     });
   }
+}
+// undici keeps a request's internals as symbol-keyed own properties (its state, headers,
+// signal, dispatcher) and reads them from any `instanceof Request` input: forwarded to the
+// real request, so `new Request(view)` and `fetch(view)` work as with a real one.
+for (const key of Object.getOwnPropertySymbols(new Request('http://localhost/'))) {
+  Object.defineProperty(NodeRequestView.prototype, key, {
+    configurable: true,
+    get(this: NodeRequestView) {
+      return Reflect.get(this.real(), key) as unknown;
+    },
+  });
 }
 Object.defineProperty(NodeRequestView.prototype, Symbol.toStringTag, { value: 'Request' });
 Object.setPrototypeOf(NodeRequestView.prototype, Request.prototype);

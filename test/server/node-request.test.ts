@@ -119,4 +119,73 @@ describe('the Node adapter request', () => {
     req.destroy();
     expect(await outcome).toBe('aborted');
   });
+
+  it('is accepted as input by new Request() and keeps its body and headers there', async () => {
+    const base = await serve(async (request) => {
+      const copy = new Request(request, { headers: { 'x-added': 'yes' } });
+      return Response.json({ text: await copy.text(), added: copy.headers.get('x-added') });
+    });
+    const response = await fetch(base, { method: 'POST', body: 'passed on' });
+    expect(await response.json()).toEqual({ text: 'passed on', added: 'yes' });
+  });
+
+  it('after a bounded read its body is used, as on a real Request; a GET stays unused', async () => {
+    let seen: Record<string, unknown> = {};
+    const base = await serve(async (request) => {
+      await readBodyBounded(request, 1024, tooLarge);
+      seen = {
+        used: request.bodyUsed,
+        text: await request.text().then(
+          () => 'read again',
+          () => 'rejected',
+        ),
+        clone: (() => {
+          try {
+            request.clone();
+            return 'cloned';
+          } catch {
+            return 'threw';
+          }
+        })(),
+      };
+      return new Response('ok');
+    });
+    await (await fetch(base, { method: 'POST', body: 'once' })).text();
+    expect(seen).toEqual({ used: true, text: 'rejected', clone: 'threw' });
+
+    let getUsed: boolean | undefined;
+    server!.removeAllListeners('request');
+    server!.on(
+      'request',
+      toNodeHandler(async (request) => {
+        const bytes = await readBodyBounded(request, 1024, tooLarge);
+        getUsed = request.bodyUsed;
+        return new Response(String(bytes.byteLength));
+      }),
+    );
+    expect(await (await fetch(base)).text()).toBe('0');
+    expect(getUsed).toBe(false);
+  });
+
+  it('rejects a bounded read begun after the client left (never waits forever)', async () => {
+    let settle: (value: unknown) => void = () => undefined;
+    const outcome = new Promise((resolve) => (settle = resolve));
+    const base = await serve(async (request, context) => {
+      await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await readBodyBounded(request, 1 << 20, tooLarge).then(
+        () => settle('resolved'),
+        (error: unknown) => settle((error as { code?: string }).code),
+      );
+      return new Response('late');
+    });
+    const { port } = new URL(base);
+    const req = http.request({ port, method: 'POST', headers: { 'content-length': '100' } });
+    req.on('error', () => undefined);
+    req.write('only part');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    req.destroy();
+    const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000));
+    expect(await Promise.race([outcome, timeout])).toBe('aborted');
+  });
 });
