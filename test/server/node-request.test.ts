@@ -27,6 +27,28 @@ async function serve(probe: Probe): Promise<string> {
 
 const tooLarge = () => new Error('too large');
 
+/** Sends part of a declared body, then resets the connection. */
+async function leaveMidBody(base: string): Promise<void> {
+  const { port } = new URL(base);
+  const req = http.request({ port, method: 'POST', headers: { 'content-length': '100' } });
+  req.on('error', () => undefined);
+  req.write('only part');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  req.destroy();
+}
+
+/** How a body read ended: 'resolved', or the rejection's error code. */
+function readOutcome() {
+  let report: (value: unknown) => void = () => undefined;
+  const outcome = new Promise((resolve) => (report = resolve));
+  const settle = (read: Promise<Uint8Array>) =>
+    read.then(
+      () => report('resolved'),
+      (error: unknown) => report((error as { code?: string }).code),
+    );
+  return { outcome, settle };
+}
+
 describe('the Node adapter request', () => {
   it('is a Request with the method, URL, headers and the context signal', async () => {
     let seen: Record<string, unknown> = {};
@@ -102,21 +124,12 @@ describe('the Node adapter request', () => {
   });
 
   it('rejects a bounded read when the client leaves mid-body', async () => {
-    let settle: (value: unknown) => void = () => undefined;
-    const outcome = new Promise((resolve) => (settle = resolve));
+    const { outcome, settle } = readOutcome();
     const base = await serve(async (request) => {
-      await readBodyBounded(request, 1 << 20, tooLarge).then(
-        () => settle('resolved'),
-        (error: unknown) => settle((error as { code?: string }).code),
-      );
+      await settle(readBodyBounded(request, 1 << 20, tooLarge));
       return new Response('late');
     });
-    const { port } = new URL(base);
-    const req = http.request({ port, method: 'POST', headers: { 'content-length': '100' } });
-    req.on('error', () => undefined);
-    req.write('only part');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    req.destroy();
+    await leaveMidBody(base);
     expect(await outcome).toBe('aborted');
   });
 
@@ -168,23 +181,14 @@ describe('the Node adapter request', () => {
   });
 
   it('rejects a bounded read begun after the client left (never waits forever)', async () => {
-    let settle: (value: unknown) => void = () => undefined;
-    const outcome = new Promise((resolve) => (settle = resolve));
+    const { outcome, settle } = readOutcome();
     const base = await serve(async (request, context) => {
       await new Promise((resolve) => context.signal.addEventListener('abort', resolve));
       await new Promise((resolve) => setTimeout(resolve, 20));
-      await readBodyBounded(request, 1 << 20, tooLarge).then(
-        () => settle('resolved'),
-        (error: unknown) => settle((error as { code?: string }).code),
-      );
+      await settle(readBodyBounded(request, 1 << 20, tooLarge));
       return new Response('late');
     });
-    const { port } = new URL(base);
-    const req = http.request({ port, method: 'POST', headers: { 'content-length': '100' } });
-    req.on('error', () => undefined);
-    req.write('only part');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    req.destroy();
+    await leaveMidBody(base);
     const timeout = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000));
     expect(await Promise.race([outcome, timeout])).toBe('aborted');
   });
