@@ -56,7 +56,11 @@ export interface SseResponseOptions<T = SseChunk> {
   httpVersion?: string;
   status?: number;
   signal?: AbortSignal;
-  /** Called once when the stream ends, with the reason when it did not end normally. */
+  /**
+   * Called once when the stream ends, after the body was ended, with the reason when it did
+   * not end normally. A hook that throws does not disturb the teardown or other streams: its
+   * error is reported (`reportError` where the runtime has it, else `console.error`).
+   */
   onClose?: (reason: SseCloseReason, error?: unknown) => void;
 }
 

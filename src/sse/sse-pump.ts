@@ -224,6 +224,7 @@ export class SsePump<T = SseChunk> {
     this.#batch = '';
     this.#finish('end');
     this.#sink.end(last === '' ? undefined : last);
+    this.#closed('end');
   }
 
   #failWith(error: unknown): void {
@@ -232,11 +233,14 @@ export class SsePump<T = SseChunk> {
     this.#flushBatch();
     this.#finish('error', error);
     this.#sink.fail(error);
+    this.#closed('error', error);
   }
 
   /** The client went away (the body was cancelled, the socket closed). */
   cancel(reason?: unknown): void {
+    if (this.#finished) return;
     this.#finish('cancel', reason);
+    this.#closed('cancel', reason);
   }
 
   #write(bytes: Uint8Array): void {
@@ -255,6 +259,7 @@ export class SsePump<T = SseChunk> {
       });
       this.#finish('stall', error);
       this.#sink.fail(error);
+      this.#closed('stall', error);
     }, stallTimeout);
     unref(this.#stallTimer);
   }
@@ -265,6 +270,7 @@ export class SsePump<T = SseChunk> {
     this.#batch = '';
     this.#finish('abort');
     this.#sink.end(last === '' ? undefined : last);
+    this.#closed('abort');
   };
 
   #finish(reason: SseCloseReason, error?: unknown): void {
@@ -280,7 +286,22 @@ export class SsePump<T = SseChunk> {
       this.#iterator.return?.().catch(() => undefined);
     }
     this.#onFinished?.();
-    this.#options.onClose?.(reason, error);
+  }
+
+  /**
+   * The user's `onClose`, called last: after the sink has its end, so a hook that throws
+   * can neither leave the response open nor reach whoever called into the pump (a broker
+   * publishing to every subscriber, an abort listener, a timer). Its exception is reported
+   * as the platform reports a throwing event listener (`reportError`), else logged.
+   */
+  #closed(reason: SseCloseReason, error?: unknown): void {
+    const onClose = this.#options.onClose;
+    if (!onClose) return;
+    try {
+      onClose(reason, error);
+    } catch (thrown) {
+      reportHookError(thrown);
+    }
   }
 }
 
@@ -297,6 +318,12 @@ function endedReason(reason: SseCloseReason): SluiceError {
     ENDED_REASONS.set(reason, error);
   }
   return error;
+}
+
+function reportHookError(error: unknown): void {
+  const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
+  if (typeof report === 'function') report(error);
+  else console.error('sluice: an SSE onClose hook threw', error);
 }
 
 export function unref(timer: unknown): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isSluiceError } from '../../src/core/errors.js';
+import { createMemoryBroker } from '../../src/broker/memory-broker.js';
 import { createSseResponse, getLastEventId } from '../../src/sse/response.js';
 import type { SseFields } from '../../src/sse/encoder.js';
 import { blocks } from '../helpers/sse-text.js';
@@ -174,5 +175,33 @@ describe('createSseResponse', () => {
 
   it('rejects an invalid retry value with a coded error', () => {
     expect(() => createSseResponse(countingSource().iterable, { retry: -1 })).toThrow(/retry/);
+  });
+
+  it('ends every stream even when an onClose hook throws, and reports the error', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      // Two subscribers of one broker: closing the broker ends both from inside one call,
+      // so a hook that threw into that call would leave the second stream open.
+      const broker = createMemoryBroker();
+      const hookError = new Error('hook failed');
+      const responses = [0, 1].map(() =>
+        createSseResponse(({ signal }) => broker.subscribe('c', { signal }), {
+          keepAlive: null,
+          map: (item) => (item.type === 'message' ? { id: item.message.id, data: 'x' } : {}),
+          onClose: () => {
+            throw hookError;
+          },
+        }),
+      );
+      const bodies = responses.map((response) => new Response(response.body).text());
+      await tick();
+      await broker.publish('c', { data: 1 });
+      await broker.close();
+      const texts = await Promise.all(bodies);
+      for (const text of texts) expect(blocks(text)).toHaveLength(1);
+      expect(logged.mock.calls.filter((call) => call.includes(hookError))).toHaveLength(2);
+    } finally {
+      logged.mockRestore();
+    }
   });
 });
