@@ -42,9 +42,11 @@ export const WS_BROADCAST_DEFAULTS = Object.freeze({
   /**
    * Run-by-run ratios on the shared machine spread over ±20% (docs/benchmarks.md): with 5
    * runs the median against socket.io at 100 clients moved between 0.66× and 0.76× from one
-   * full bench run to the next, more than the verdict's margin.
+   * full bench run to the next, more than the verdict's margin. With 11 runs it still moved
+   * by about 0.05× (0.72–0.77×), the size of the margin left: 21 runs halve the median's
+   * variance.
    */
-  runs: 11,
+  runs: 21,
   kinds: Object.freeze<WsServerKind[]>(['sluice', 'ws-loop', 'ws-frame', 'socketio']),
   /** Goal: sluice CPU per delivery at most this multiple of the `ws` send loop's... */
   vsLoop: 1,
