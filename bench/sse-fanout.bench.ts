@@ -55,8 +55,11 @@ export const SSE_FANOUT_DEFAULTS = Object.freeze({
   /**
    * Run-by-run ratios on the shared machine spread over ±20% (docs/benchmarks.md): with 7
    * runs the median moved by 0.1× between full bench runs, the size of the verdict's margin.
+   * With 11 it still did: 1.12× at 100 clients in one full run, 1.02× with 9 runs on the
+   * same day, while CPU profiles put sluice's main thread below the raw loop's per
+   * delivery. 21 runs halve the median's variance.
    */
-  runs: 11,
+  runs: 21,
   /** Goal: sluice server CPU per delivery at most this multiple of the raw loop's. */
   goal: 1.1,
 });
