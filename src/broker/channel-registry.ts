@@ -22,12 +22,15 @@ export interface ChannelRegistryLimits {
  */
 export class ChannelRegistry {
   readonly #limits: ChannelRegistryLimits;
+  /** The broker's epoch: history rebuilds message ids from it. */
+  readonly #epoch: string;
   readonly #channels = new Map<string, ChannelState>();
   /** Channels without subscribers, least recently active first (the eviction order). */
   readonly #idle = new Map<string, ChannelState>();
 
-  constructor(limits: ChannelRegistryLimits) {
+  constructor(limits: ChannelRegistryLimits, epoch: string) {
     this.#limits = limits;
+    this.#epoch = epoch;
   }
 
   get size(): number {
@@ -59,6 +62,8 @@ export class ChannelRegistry {
       limit: this.#limits.historyLimit,
       maxAge: this.#limits.historyMaxAge,
       floor,
+      channel: name,
+      epoch: this.#epoch,
     });
     const state: ChannelState = { name, history, subscribers: new Set() };
     this.#channels.set(name, state);

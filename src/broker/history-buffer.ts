@@ -1,5 +1,4 @@
 import { formatEventId, parseEventId } from '../core/event-id.js';
-import { RingBuffer } from './ring-buffer.js';
 import type { BrokerMessage, GapReason } from './types.js';
 
 /** A retained message with its position parsed once, so lookups never re-parse ids. */
@@ -15,14 +14,31 @@ export function historyEntry(position: number, message: BrokerMessage): HistoryE
 }
 
 /**
- * One channel's retained messages, bounded by count (a ring buffer) and by age (trimmed from
- * the old end against an injected clock). It remembers the highest position it has
- * dropped (`trimmedThrough`), which is what makes gap detection exact: a cursor at or after
- * it has lost nothing, a cursor before it has.
+ * One channel's retained messages, bounded by count and by age (trimmed from the old end
+ * against an injected clock). It remembers the highest position it has dropped
+ * (`trimmedThrough`), which is what makes gap detection exact: a cursor at or after it has
+ * lost nothing, a cursor before it has.
+ *
+ * Stored as columns in a ring (position, time, data, event), not as message objects: a
+ * retained message then costs the garbage collector one reference (its data) instead of
+ * five objects (entry, item, message, id string, data). History is mostly retained and
+ * rarely read (a resume), so the objects are built again on read; the live path hands
+ * subscribers the entry built at publish time and never reads it back from here. With
+ * thousands of finished LLM generations kept for resuming, the five objects per token were
+ * what made old-generation collections long (see docs/benchmarks.md, LLM proxy).
  */
 export class HistoryBuffer {
-  readonly #entries: RingBuffer<HistoryEntry>;
+  readonly #limit: number;
   readonly #maxAge: number | null;
+  readonly #channel: string;
+  readonly #epoch: string;
+  #positions: Float64Array;
+  #times: Float64Array;
+  #data: unknown[];
+  /** Parallel to `#data`; stays a holey array of `undefined` on channels without names. */
+  #events: (string | undefined)[];
+  #head = 0;
+  #size = 0;
   #trimmedThrough: number;
   #last: number;
 
@@ -30,11 +46,25 @@ export class HistoryBuffer {
    * @param floor Positions at or below it are unknown to this buffer (issued before the
    *   channel's state was created, or to other channels): cursors there get an `expired` gap.
    */
-  constructor(options: { limit: number; maxAge: number | null; floor: number }) {
-    this.#entries = new RingBuffer(options.limit);
+  constructor(options: {
+    limit: number;
+    maxAge: number | null;
+    floor: number;
+    channel: string;
+    epoch: string;
+  }) {
+    this.#limit = options.limit;
     this.#maxAge = options.maxAge;
+    this.#channel = options.channel;
+    this.#epoch = options.epoch;
     this.#trimmedThrough = options.floor;
     this.#last = options.floor;
+    // Grown lazily (doubling) up to the limit, so a large limit costs nothing until used.
+    const initial = Math.min(options.limit, 16);
+    this.#positions = new Float64Array(initial);
+    this.#times = new Float64Array(initial);
+    this.#data = new Array<unknown>(initial);
+    this.#events = new Array<string | undefined>(initial);
   }
 
   /** Highest position issued to this channel (or the floor when none was). */
@@ -48,72 +78,118 @@ export class HistoryBuffer {
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 
   /** Publish time of the newest retained message, if any. */
   get newestTime(): number | undefined {
-    return this.#entries.at(this.#entries.size - 1)?.message.time;
+    return this.#size === 0 ? undefined : this.#times[this.#slot(this.#size - 1)];
   }
 
-  append(entry: HistoryEntry): void {
-    const position = entry.position;
+  append(position: number, message: BrokerMessage): void {
     this.#last = position;
-    if (this.#entries.capacity === 0) {
+    if (this.#limit === 0) {
       this.#trimmedThrough = position; // history disabled: every message is "trimmed" at once
       return;
     }
-    if (this.#entries.full) this.#dropOldest();
-    this.#entries.push(entry);
+    if (this.#size >= this.#limit) this.#dropOldest();
+    if (this.#size === this.#positions.length) this.#grow();
+    const slot = this.#slot(this.#size);
+    this.#positions[slot] = position;
+    this.#times[slot] = message.time;
+    this.#data[slot] = message.data;
+    this.#events[slot] = message.event;
+    this.#size++;
   }
 
   /** Drops messages whose age reached `maxAge` at time `now`. */
   expire(now: number): void {
     if (this.#maxAge === null) return;
     const cutoff = now - this.#maxAge;
-    for (let head = this.#entries.peek(); head && head.message.time <= cutoff;) {
-      this.#dropOldest();
-      head = this.#entries.peek();
-    }
+    while (this.#size > 0 && this.#times[this.#head]! <= cutoff) this.#dropOldest();
   }
 
   /** The first retained entry with a position greater than `position`. */
   firstAfter(position: number): HistoryEntry | undefined {
-    return this.#entries.at(this.indexAfter(position));
+    const index = this.indexAfter(position);
+    if (index >= this.#size) return undefined;
+    return historyEntry(this.#positions[this.#slot(index)]!, this.#message(index));
   }
 
   /** Index of the first retained entry after `position` (binary search: positions ascend). */
   indexAfter(position: number): number {
     let lo = 0;
-    let hi = this.#entries.size;
+    let hi = this.#size;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.#entries.at(mid)!.position <= position) lo = mid + 1;
+      if (this.#positions[this.#slot(mid)]! <= position) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
-  /** Up to `limit` entries after `position`, oldest first. */
+  /** Up to `limit` messages after `position`, oldest first. */
   slice(position: number, limit: number): BrokerMessage[] {
-    const out: BrokerMessage[] = [];
-    const end = Math.min(this.#entries.size, this.indexAfter(position) + limit);
-    for (let i = this.indexAfter(position); i < end; i++) out.push(this.#entries.at(i)!.message);
-    return out;
+    const start = this.indexAfter(position);
+    return this.#messages(start, Math.min(this.#size, start + limit));
   }
 
   /** The newest `limit` messages, oldest first. */
   tail(limit: number): BrokerMessage[] {
+    return this.#messages(Math.max(0, this.#size - limit), this.#size);
+  }
+
+  #messages(start: number, end: number): BrokerMessage[] {
     const out: BrokerMessage[] = [];
-    for (let i = Math.max(0, this.#entries.size - limit); i < this.#entries.size; i++) {
-      out.push(this.#entries.at(i)!.message);
-    }
+    for (let i = start; i < end; i++) out.push(this.#message(i));
     return out;
   }
 
+  /** The message at `index` (0 = oldest), built again from its columns. */
+  #message(index: number): BrokerMessage {
+    const slot = this.#slot(index);
+    const message: BrokerMessage = {
+      id: positionId(this.#epoch, this.#positions[slot]!),
+      channel: this.#channel,
+      data: this.#data[slot],
+      time: this.#times[slot]!,
+    };
+    const event = this.#events[slot];
+    if (event !== undefined) message.event = event;
+    return message;
+  }
+
+  #slot(index: number): number {
+    return (this.#head + index) % this.#positions.length;
+  }
+
   #dropOldest(): void {
-    const dropped = this.#entries.shift();
-    if (dropped) this.#trimmedThrough = dropped.position;
+    const head = this.#head;
+    this.#trimmedThrough = this.#positions[head]!;
+    this.#data[head] = undefined; // let the GC have it
+    this.#events[head] = undefined;
+    this.#head = (head + 1) % this.#positions.length;
+    this.#size--;
+  }
+
+  #grow(): void {
+    const capacity = Math.min(this.#limit, this.#positions.length * 2 || 1);
+    const positions = new Float64Array(capacity);
+    const times = new Float64Array(capacity);
+    const data = new Array<unknown>(capacity);
+    const events = new Array<string | undefined>(capacity);
+    for (let i = 0; i < this.#size; i++) {
+      const slot = this.#slot(i);
+      positions[i] = this.#positions[slot]!;
+      times[i] = this.#times[slot]!;
+      data[i] = this.#data[slot];
+      events[i] = this.#events[slot];
+    }
+    this.#positions = positions;
+    this.#times = times;
+    this.#data = data;
+    this.#events = events;
+    this.#head = 0;
   }
 }
 

@@ -118,10 +118,10 @@ export class MemoryBroker implements Broker, SyncPublisher {
       ),
       maxChannels: count('maxChannels', options.maxChannels ?? d.maxChannels, 1),
     };
-    this.#channels = new ChannelRegistry(this.#limits);
     this.#now = options.now ?? Date.now;
     this.epoch = options.epoch ?? newEpoch(this.#now());
     positionId(this.epoch, 0); // throws now, not at the first publish, if the epoch is unusable
+    this.#channels = new ChannelRegistry(this.#limits, this.epoch);
   }
 
   async publish(channel: string, input: PublishInput): Promise<string> {
@@ -143,8 +143,8 @@ export class MemoryBroker implements Broker, SyncPublisher {
     const message: BrokerMessage = { id, channel, data: input.data, time: now };
     if (input.event !== undefined) message.event = input.event;
     state.history.expire(now);
+    state.history.append(position, message);
     const entry = historyEntry(position, message);
-    state.history.append(entry);
     this.#channels.published(state);
     for (const subscriber of state.subscribers) subscriber.enqueue(entry);
     return id;
@@ -171,7 +171,13 @@ export class MemoryBroker implements Broker, SyncPublisher {
     const base = { queueLimit, overflow, ...optional('since', options.since) };
     const source = { channel, epoch: this.epoch, now: this.#now };
     if (this.#closed || options.signal?.aborted) {
-      const history = new HistoryBuffer({ limit: 0, maxAge: null, floor: this.#sequence });
+      const history = new HistoryBuffer({
+        limit: 0,
+        maxAge: null,
+        floor: this.#sequence,
+        channel,
+        epoch: this.epoch,
+      });
       const error = this.#closed ? closedError() : undefined;
       return new MemorySubscription(
         { ...source, history },
