@@ -4,6 +4,7 @@
  * argument fragments of the same tool call concatenate), and a `ChunkBuilder` stamps the
  * generation's id, model and creation time on each chunk, as OpenAI does on every chunk.
  */
+import { flatJson } from '../core/flat-json.js';
 import type { ModelEvent } from './model.js';
 import type {
   ChatCompletionChunk,
@@ -111,7 +112,7 @@ export class ChunkBuilder {
 
   /** The JSON of `delta` as it appears in its chunk (what `wrapDelta` takes). */
   deltaPayload(delta: ChunkDelta): string {
-    return JSON.stringify(fixContent(delta));
+    return flatJson(JSON.stringify(fixContent(delta)));
   }
 
   /**

@@ -19,6 +19,7 @@
  */
 import { canPublishSync, type Broker } from '../broker/types.js';
 import { SluiceError } from '../core/errors.js';
+import { flatJson } from '../core/flat-json.js';
 import { isPollable } from '../core/pollable.js';
 import { ChunkBuilder, DeltaBuffer } from './chunk-builder.js';
 import {
@@ -224,7 +225,7 @@ export class Generation {
   }
 
   async #publishChunk(chunk: ChatCompletionChunk): Promise<void> {
-    await this.#publish(GEN_EVENTS.chunk, JSON.stringify(chunk));
+    await this.#publish(GEN_EVENTS.chunk, flatJson(JSON.stringify(chunk)));
   }
 
   /** The id, or a promise of it when the broker cannot publish synchronously. */
