@@ -69,7 +69,8 @@ export class Generation {
   #lastPublish = 0;
   #resolveEnded!: (summary: GenerationSummary) => void;
   #summary: GenerationSummary | undefined;
-  readonly #o: GenerationOptions;
+  /** Not readonly: a finished generation lets go of its model stream (see `#end`). */
+  #o: GenerationOptions;
   readonly #builder: ChunkBuilder;
   readonly #buffer = new DeltaBuffer();
   readonly #counter = new OutputAssembler({ keepText: false });
@@ -285,8 +286,20 @@ export class Generation {
       }
     } finally {
       this.#summary.events = this.#published;
+      // Finished generations are kept for resuming; the model stream holds the upstream
+      // request and response (headers, parser state) that nothing needs any more.
+      this.#o = { ...this.#o, stream: releasedStream(this.#o.stream.promptTokens) };
       this.#resolveEnded(this.#summary);
       this.#o.onEnd?.(this.#summary);
     }
   }
+}
+
+/** What a finished generation keeps in place of its model stream: its prompt size only. */
+function releasedStream(promptTokens: number): GenerationOptions['stream'] {
+  return { promptTokens, [Symbol.asyncIterator]: endedIterator };
+}
+
+function endedIterator(): AsyncIterator<ModelEvent> {
+  return { next: () => Promise.resolve({ done: true, value: undefined }) };
 }

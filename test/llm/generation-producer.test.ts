@@ -5,6 +5,8 @@
  * contract every broker offers); coalescing merges tokens on its timer; a cancel stops it
  * while the upstream still has bytes to give.
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { canPublishSync, type Broker } from '../../src/broker/types.js';
@@ -127,4 +129,37 @@ describe('generation producer over a pollable model', () => {
       expect(result.last?.data).toBe('[DONE]');
     });
   }
+
+  it('a finished generation, kept for resuming, lets go of its model stream', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const broker = new MemoryBroker();
+    const abort = new AbortController();
+    // Only a WeakRef outside: the generation is the stream's one holder.
+    let stream: ModelStream | undefined = upstream(TOKENS, 0, abort.signal);
+    const held = new WeakRef(stream);
+    const generation = new Generation({
+      id: 'chatcmpl-kept',
+      broker,
+      stream,
+      abort,
+      model: 'm',
+      provider: 'p',
+      created: 0,
+      includeUsage: false,
+      graceMs: null,
+      coalesceMs: null,
+      maxEvents: 1000,
+    });
+    stream = undefined;
+    await generation.start();
+    expect((await generation.ended).status).toBe('completed');
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    expect(held.deref()).toBeUndefined();
+    // Still resumable: the history and the envelope are all a reader needs.
+    const { messages } = await broker.history(generation.channel);
+    expect(messages.at(-1)?.data).toBe('[DONE]');
+    expect(generation.summary?.usage.prompt_tokens).toBe(1);
+  });
 });
