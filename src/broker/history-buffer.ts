@@ -32,8 +32,13 @@ export class HistoryBuffer {
   readonly #maxAge: number | null;
   readonly #channel: string;
   readonly #epoch: string;
-  #positions: Float64Array;
-  #times: Float64Array;
+  /**
+   * Plain arrays filled with numbers (V8 keeps them as unboxed doubles on the heap): a
+   * typed array is an off-heap buffer plus two objects, costlier to allocate and grow for
+   * the short histories of LLM generations.
+   */
+  #positions: number[];
+  #times: number[];
   #data: unknown[];
   /** Parallel to `#data`; stays a holey array of `undefined` on channels without names. */
   #events: (string | undefined)[];
@@ -61,8 +66,8 @@ export class HistoryBuffer {
     this.#last = options.floor;
     // Grown lazily (doubling) up to the limit, so a large limit costs nothing until used.
     const initial = Math.min(options.limit, 16);
-    this.#positions = new Float64Array(initial);
-    this.#times = new Float64Array(initial);
+    this.#positions = doubles(initial);
+    this.#times = doubles(initial);
     this.#data = new Array<unknown>(initial);
     this.#events = new Array<string | undefined>(initial);
   }
@@ -174,8 +179,8 @@ export class HistoryBuffer {
 
   #grow(): void {
     const capacity = Math.min(this.#limit, this.#positions.length * 2 || 1);
-    const positions = new Float64Array(capacity);
-    const times = new Float64Array(capacity);
+    const positions = doubles(capacity);
+    const times = doubles(capacity);
     const data = new Array<unknown>(capacity);
     const events = new Array<string | undefined>(capacity);
     for (let i = 0; i < this.#size; i++) {
@@ -191,6 +196,10 @@ export class HistoryBuffer {
     this.#events = events;
     this.#head = 0;
   }
+}
+
+function doubles(length: number): number[] {
+  return new Array<number>(length).fill(0);
 }
 
 /** Where a read resumes: after `position`, preceded by a gap when `reason` is set. */
