@@ -105,9 +105,10 @@ function subscribe(
 }
 
 /**
- * Broker items as encoded SSE events. A message is encoded once and the bytes are shared by
- * every subscriber it is delivered to (the broker hands all of them the same message
- * object); the cache lets go of them with the message.
+ * Broker items as encoded SSE events. A live message is encoded once and the bytes are
+ * shared by every subscriber it is delivered to (the broker hands all of them the same
+ * message object); the cache lets go of them with the message. A replay from history gets
+ * a message object built for that read, so replayed events are encoded per subscriber.
  */
 const encoded = new WeakMap<BrokerMessage, Uint8Array>();
 

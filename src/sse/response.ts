@@ -59,7 +59,7 @@ export interface SseResponseOptions<T = SseChunk> {
   /**
    * Called once when the stream ends, after the body was ended, with the reason when it did
    * not end normally. A hook that throws does not disturb the teardown or other streams: its
-   * error is reported (`reportError` where the runtime has it, else `console.error`).
+   * error is logged with `console.error`.
    */
   onClose?: (reason: SseCloseReason, error?: unknown) => void;
 }

@@ -254,6 +254,7 @@ export class SsePump<T = SseChunk> {
     const stallTimeout = this.#options.stallTimeout;
     if (stallTimeout === null) return;
     this.#stallTimer = setTimeout(() => {
+      if (this.#finished) return; // a stream that ended meanwhile is closed once, not twice
       const error = new SluiceError('slow_consumer', 'SSE client stopped reading', {
         details: { stallTimeout },
       });
@@ -291,8 +292,8 @@ export class SsePump<T = SseChunk> {
   /**
    * The user's `onClose`, called last: after the sink has its end, so a hook that throws
    * can neither leave the response open nor reach whoever called into the pump (a broker
-   * publishing to every subscriber, an abort listener, a timer). Its exception is reported
-   * as the platform reports a throwing event listener (`reportError`), else logged.
+   * publishing to every subscriber, an abort listener, a timer). Its exception is logged
+   * (see `reportHookError`).
    */
   #closed(reason: SseCloseReason, error?: unknown): void {
     const onClose = this.#options.onClose;
@@ -320,10 +321,12 @@ function endedReason(reason: SseCloseReason): SluiceError {
   return error;
 }
 
+/**
+ * Logged, not rethrown and not handed to `reportError`: where a runtime has that (Deno), an
+ * unhandled report ends the process, and one stream's hook must not end everyone's.
+ */
 function reportHookError(error: unknown): void {
-  const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
-  if (typeof report === 'function') report(error);
-  else console.error('sluice: an SSE onClose hook threw', error);
+  console.error('sluice: an SSE onClose hook threw', error);
 }
 
 export function unref(timer: unknown): void {

@@ -16,8 +16,8 @@ export function encodeFrame(codec: WireCodec, message: ServerMessage): Uint8Arra
 }
 
 /**
- * The memory broker hands every subscriber the same message object, so the frame is keyed
- * by it. Bounded: the most recent messages only, oldest forgotten first; a miss just
+ * The memory broker hands every live subscriber the same message object, so the frame is
+ * keyed by it (a replay from history builds its messages per read, and misses). Bounded: the most recent messages only, oldest forgotten first; a miss just
  * encodes again. The last hit per format is checked first: a broadcast asks for the same
  * message once per connection, one after the other.
  */
