@@ -50,25 +50,36 @@ function upstream(tokens: string[], pace: number, signal: AbortSignal): ModelStr
   };
 }
 
-async function run(
+/** A generation with the test defaults (no grace timer, no usage chunk). */
+function generationOf(
   broker: Broker,
-  tokens: string[],
-  options: { pace?: number; coalesceMs?: number; cancelAfter?: number } = {},
-) {
-  const abort = new AbortController();
-  const generation = new Generation({
+  stream: ModelStream,
+  abort: AbortController,
+  coalesceMs: number | null = null,
+): Generation {
+  return new Generation({
     id: 'chatcmpl-test',
     broker,
-    stream: upstream(tokens, options.pace ?? 0, abort.signal),
+    stream,
     abort,
     model: 'm',
     provider: 'p',
     created: 0,
     includeUsage: false,
     graceMs: null,
-    coalesceMs: options.coalesceMs ?? null,
+    coalesceMs,
     maxEvents: 1000,
   });
+}
+
+async function run(
+  broker: Broker,
+  tokens: string[],
+  options: { pace?: number; coalesceMs?: number; cancelAfter?: number } = {},
+) {
+  const abort = new AbortController();
+  const stream = upstream(tokens, options.pace ?? 0, abort.signal);
+  const generation = generationOf(broker, stream, abort, options.coalesceMs);
   await generation.start();
   if (options.cancelAfter !== undefined) {
     setTimeout(() => generation.cancel(), options.cancelAfter);
@@ -138,19 +149,7 @@ describe('generation producer over a pollable model', () => {
     // Only a WeakRef outside: the generation is the stream's one holder.
     let stream: ModelStream | undefined = upstream(TOKENS, 0, abort.signal);
     const held = new WeakRef(stream);
-    const generation = new Generation({
-      id: 'chatcmpl-kept',
-      broker,
-      stream,
-      abort,
-      model: 'm',
-      provider: 'p',
-      created: 0,
-      includeUsage: false,
-      graceMs: null,
-      coalesceMs: null,
-      maxEvents: 1000,
-    });
+    const generation = generationOf(broker, stream, abort);
     stream = undefined;
     await generation.start();
     expect((await generation.ended).status).toBe('completed');
