@@ -8,13 +8,16 @@ import { createUpstreamProvider } from '../../src/llm/upstream-provider.js';
 /**
  * A raw upstream, by `x-mode` header: `ok` streams two tokens and [DONE]; `late-end` sends
  * [DONE] and ends the body 30 ms later; `cut` drops the socket mid-body; `slow` streams a
- * token every 20 ms until its client goes away; `hang` never answers.
+ * token every 20 ms until its client goes away; `hang` never answers; `flood` writes token
+ * events as fast as the socket takes them, up to `FLOOD_BYTES`, counting what it wrote.
  */
 let server: http.Server;
 let base: string;
 let connections = 0;
 let closedEarly = 0;
 let hungClosed = 0;
+let flooded = 0;
+const FLOOD_BYTES = 256 * 1024 * 1024;
 const sockets = new Set<Socket>();
 
 const frame = (body: unknown): string => `data: ${JSON.stringify(body)}\n\n`;
@@ -38,6 +41,16 @@ beforeAll(async () => {
     } else if (mode === 'late-end') {
       res.write(token('a') + finish + 'data: [DONE]\n\n');
       setTimeout(() => res.end(), 30);
+    } else if (mode === 'flood') {
+      flooded = 0;
+      const block = token('x'.repeat(200)).repeat(64);
+      const pump = (): void => {
+        while (flooded < FLOOD_BYTES && !res.destroyed) {
+          flooded += block.length;
+          if (!res.write(block)) return void res.once('drain', pump);
+        }
+      };
+      pump();
     } else if (mode === 'cut') {
       res.write(token('a'));
       setTimeout(() => res.socket?.destroy(), 5);
@@ -195,4 +208,28 @@ describe('node:http keep-alive', () => {
     expect((await run(provider)).error).toBeUndefined();
     expect(connections - before).toBe(1);
   }, 10_000);
+});
+
+describe('node:http upstream backpressure', () => {
+  it('a consumer that stops reading stops the upstream socket being read', async () => {
+    const provider = createUpstreamProvider({ baseUrl: base, headers: { 'x-mode': 'flood' } });
+    const abort = new AbortController();
+    const stream = await provider.open(request, { model: 'm', signal: abort.signal });
+    const events = stream[Symbol.asyncIterator]();
+    expect((await events.next()).value).toEqual({ type: 'content', text: 'x'.repeat(200) });
+    // The consumer stalls: the upstream fills the kernel buffers, then has to wait.
+    let last = -1;
+    for (let polls = 0; polls < 100 && flooded !== last; polls++) {
+      last = flooded;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(flooded).toBe(last); // the server is blocked on 'drain'
+    // What the socket took is kernel buffers plus a bounded hold, far from the whole flood.
+    expect(flooded).toBeLessThan(64 * 1024 * 1024);
+    // Reading again lets it go on.
+    for (let i = 0; i < 20_000; i++) await events.next();
+    expect(flooded).toBeGreaterThan(last);
+    await events.return?.();
+    abort.abort();
+  }, 15_000);
 });
