@@ -138,8 +138,10 @@ export class GenerationRegistry {
     this.#stats.usage.total_tokens += summary.usage.total_tokens;
     try {
       this.#options.onUsage?.(summary);
-    } catch {
-      // A failing usage hook must not break the stream it accounts for.
+    } catch (error) {
+      // A failing usage hook must not break the stream it accounts for; it is logged, as a
+      // throwing SSE `onClose` hook is (see sse-pump.ts).
+      console.error('sluice: an onUsage hook threw', error);
     }
   }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { isSluiceError } from '../../src/core/errors.js';
 import type { Generation } from '../../src/llm/generation.js';
@@ -17,6 +17,23 @@ function heldModel(): { stream: ModelStream; release: () => void } {
   return { stream: { promptTokens: 1, [Symbol.asyncIterator]: run }, release };
 }
 
+/** A generation on `registry` over a held model; `release()` lets it finish. */
+function createHeld(registry: GenerationRegistry): { generation: Generation; release: () => void } {
+  const { stream, release } = heldModel();
+  const generation = registry.create({
+    stream,
+    abort: new AbortController(),
+    model: 'm',
+    provider: 'p',
+    created: 0,
+    includeUsage: false,
+    graceMs: null,
+    coalesceMs: null,
+    maxEvents: 100,
+  });
+  return { generation, release };
+}
+
 function setup(max: number) {
   let clock = 1_000;
   const broker = new MemoryBroker();
@@ -27,18 +44,7 @@ function setup(max: number) {
     now: () => clock,
   });
   const start = async (): Promise<{ generation: Generation; finish: () => Promise<void> }> => {
-    const { stream, release } = heldModel();
-    const generation = registry.create({
-      stream,
-      abort: new AbortController(),
-      model: 'm',
-      provider: 'p',
-      created: 0,
-      includeUsage: false,
-      graceMs: null,
-      coalesceMs: null,
-      maxEvents: 100,
-    });
+    const { generation, release } = createHeld(registry);
     await generation.start();
     return {
       generation,
@@ -88,5 +94,28 @@ describe('newGenerationId', () => {
     const ids = Array.from({ length: 1000 }, () => newGenerationId());
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(/^chatcmpl-[A-Za-z0-9]{22}$/);
+  });
+
+  it('a throwing onUsage hook is logged; the generation still ends and is counted', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const hookError = new Error('usage hook failed');
+      const registry = new GenerationRegistry({
+        broker: new MemoryBroker(),
+        maxGenerations: 4,
+        retentionMs: 100,
+        onUsage: () => {
+          throw hookError;
+        },
+      });
+      const { generation, release } = createHeld(registry);
+      await generation.start();
+      release();
+      expect((await generation.ended).status).toBe('completed');
+      expect(registry.stats().ended.completed).toBe(1);
+      expect(logged.mock.calls.some((call) => call.includes(hookError))).toBe(true);
+    } finally {
+      logged.mockRestore();
+    }
   });
 });
