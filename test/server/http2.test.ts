@@ -1,6 +1,9 @@
 /**
  * The Node adapter on HTTP/2 (cleartext h2c here; TLS changes nothing in the adapter):
- * SSE works, and no connection-specific header is sent (they are malformed on HTTP/2).
+ * SSE works, and no connection-specific header is sent (they are malformed on HTTP/2); a
+ * body refused unread (413) ends its stream instead of leaving it open for the rest (Node's
+ * HTTP/2 layer resets a stream with NO_ERROR once the response is complete, RFC 9113 8.1,
+ * so the adapter closes nothing itself, unlike the HTTP/1 connection).
  */
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -48,5 +51,30 @@ describe('HTTP/2', () => {
     stream.close();
     session.close();
     shutdown.abort();
+  });
+
+  it('a refused, unread body: the 413 is sent, then the stream is reset with NO_ERROR', async () => {
+    server = http2.createServer(
+      toNodeHandler(createChannelsHandler({ broker, keepAlive: null, maxBodySize: 1024 })),
+    );
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/v1/channels/h2/messages',
+      'content-type': 'application/json',
+      'content-length': String(1024 * 1024),
+    });
+    // Part of a body that is never finished: only the server can end this stream.
+    stream.write('x'.repeat(16 * 1024));
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) =>
+      stream.once('response', resolve),
+    );
+    expect(headers[':status']).toBe(413);
+    stream.resume();
+    await new Promise<void>((resolve) => stream.once('close', resolve));
+    expect(stream.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
+    session.close();
   });
 });
