@@ -219,28 +219,16 @@ export class SsePump<T = SseChunk> {
   }
 
   #end(): void {
-    if (this.#finished) return;
-    const last = this.#batch;
-    this.#batch = '';
-    this.#finish('end');
-    this.#sink.end(last === '' ? undefined : last);
-    this.#closed('end');
+    this.#close('end');
   }
 
   #failWith(error: unknown): void {
-    if (this.#finished) return;
-    // What was encoded before the failure still goes out, ahead of the broken end.
-    this.#flushBatch();
-    this.#finish('error', error);
-    this.#sink.fail(error);
-    this.#closed('error', error);
+    this.#close('error', error);
   }
 
   /** The client went away (the body was cancelled, the socket closed). */
   cancel(reason?: unknown): void {
-    if (this.#finished) return;
-    this.#finish('cancel', reason);
-    this.#closed('cancel', reason);
+    this.#close('cancel', reason);
   }
 
   #write(bytes: Uint8Array): void {
@@ -254,28 +242,36 @@ export class SsePump<T = SseChunk> {
     const stallTimeout = this.#options.stallTimeout;
     if (stallTimeout === null) return;
     this.#stallTimer = setTimeout(() => {
-      if (this.#finished) return; // a stream that ended meanwhile is closed once, not twice
       const error = new SluiceError('slow_consumer', 'SSE client stopped reading', {
         details: { stallTimeout },
       });
-      this.#finish('stall', error);
-      this.#sink.fail(error);
-      this.#closed('stall', error);
+      this.#close('stall', error);
     }, stallTimeout);
     unref(this.#stallTimer);
   }
 
   readonly #abort = (): void => {
-    if (this.#finished) return;
-    const last = this.#batch;
-    this.#batch = '';
-    this.#finish('abort');
-    this.#sink.end(last === '' ? undefined : last);
-    this.#closed('abort');
+    this.#close('abort');
   };
 
-  #finish(reason: SseCloseReason, error?: unknown): void {
+  /**
+   * Every way a stream ends, once, in this order: the pump's own teardown, then the sink
+   * (the end of the body, with the drain's last events, or a failure), then the user's hook.
+   */
+  #close(reason: SseCloseReason, error?: unknown): void {
     if (this.#finished) return;
+    // What was encoded before a failure still goes out, ahead of the broken end.
+    if (reason === 'error') this.#flushBatch();
+    const last = this.#batch;
+    this.#batch = '';
+    this.#finish(reason, error);
+    if (reason === 'end' || reason === 'abort') this.#sink.end(last === '' ? undefined : last);
+    else if (reason !== 'cancel') this.#sink.fail(error);
+    this.#closed(reason, error);
+  }
+
+  /** Timers, abort listeners and the source released (see `#close`). */
+  #finish(reason: SseCloseReason, error?: unknown): void {
     this.#finished = true;
     clearInterval(this.#keepAliveTimer);
     clearTimeout(this.#stallTimer);
