@@ -4,13 +4,12 @@ import type { BrokerMessage, GapReason } from './types.js';
 /** A retained message with its position parsed once, so lookups never re-parse ids. */
 export interface HistoryEntry {
   position: number;
-  message: BrokerMessage;
   /** The item every subscriber receives: built once per message, not once per delivery. */
   item: { type: 'message'; message: BrokerMessage };
 }
 
 export function historyEntry(position: number, message: BrokerMessage): HistoryEntry {
-  return { position, message, item: { type: 'message', message } };
+  return { position, item: { type: 'message', message } };
 }
 
 /**
