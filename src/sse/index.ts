@@ -1,4 +1,11 @@
-export * from './parser.js';
+export {
+  createParser,
+  PARSER_DEFAULTS,
+  type ParserCallbacks,
+  type ParserOptions,
+  type SseEvent,
+  type SseParser,
+} from './parser.js';
 export * from './parser-stream.js';
 export * from './encoder.js';
 export {

@@ -17,7 +17,14 @@
  *   Use it where throughput matters; docs/benchmarks.md has the figures.
  */
 import { SluiceError } from '../core/errors.js';
-import { createParser, type ParserOptions, type SseEvent, type SseParser } from './parser.js';
+import {
+  createBatchParser,
+  createParser,
+  type BatchParserCallbacks,
+  type ParserOptions,
+  type SseEvent,
+  type SseParser,
+} from './parser.js';
 import { syncTransformPair } from './sync-transform-pair.js';
 
 export const PARSER_STREAM_DEFAULTS = Object.freeze({
@@ -47,51 +54,51 @@ export interface SseBatchParserStreamOptions extends SseParserStreamOptions {
 
 type Input = string | Uint8Array;
 
-/** The parser plus the failure (if any) that must error the stream after this chunk. */
-interface StreamParser {
-  parser: SseParser;
-  failure(): SluiceError | undefined;
+/** The callbacks both streams give their parser, and the failure that must error the stream. */
+interface StreamCallbacks {
+  callbacks: BatchParserCallbacks;
+  failure: () => SluiceError | undefined;
 }
 
-function streamParser(
-  options: SseParserStreamOptions,
-  onEvent: (event: SseEvent) => void,
-): StreamParser {
-  const { onComment, onRetry, onId, onError = 'terminate', maxEventSize } = options;
+/** `stop` ends the parser, which stops parsing the rest of the chunk. */
+function streamCallbacks(options: SseParserStreamOptions, stop: () => void): StreamCallbacks {
+  const { onComment, onRetry, onId, onError = 'terminate' } = options;
   let failure: SluiceError | undefined;
-  const parser: SseParser = createParser(
-    {
-      onEvent,
+  return {
+    callbacks: {
       ...(onComment && { onComment }),
       ...(onRetry && { onRetry }),
       ...(onId && { onId }),
       onError: (error) => {
         if (onError !== 'terminate') return onError(error);
         failure = error;
-        parser.end(); // stops parsing the rest of this chunk
+        stop();
       },
     },
-    { maxEventSize },
-  );
-  return { parser, failure: () => failure };
+    failure: () => failure,
+  };
 }
 
 export class SseParserStream extends TransformStream<Input, SseEvent> {
   constructor(options: SseParserStreamOptions = {}) {
-    let state: StreamParser | undefined;
+    let parser: SseParser | undefined;
+    const { callbacks, failure } = streamCallbacks(options, () => parser!.end());
     super(
       {
         start(controller) {
           // The hot path: one enqueue per event, all inside the one transform() call.
-          state = streamParser(options, (event) => controller.enqueue(event));
+          parser = createParser(
+            { ...callbacks, onEvent: (event) => controller.enqueue(event) },
+            { maxEventSize: options.maxEventSize },
+          );
         },
         transform(chunk) {
-          state!.parser.feed(chunk);
-          const failure = state!.failure();
-          if (failure !== undefined) throw failure;
+          parser!.feed(chunk);
+          const error = failure();
+          if (error !== undefined) throw error;
         },
         flush() {
-          state!.parser.end(); // an incomplete final event is discarded (P17)
+          parser!.end(); // an incomplete final event is discarded (P17)
         },
       },
       { highWaterMark: 1 },
@@ -117,25 +124,19 @@ export class SseBatchParserStream implements ReadableWritablePair<SseEvent[], In
 
   constructor(options: SseBatchParserStreamOptions = {}) {
     const limit = resolveMaxQueuedBatches(options.maxQueuedBatches);
-    let batch: SseEvent[] = [];
-    const state = streamParser(options, (event) => batch.push(event));
-    const take = (): SseEvent[] | undefined => {
-      if (batch.length === 0) return undefined;
-      const out = batch;
-      batch = [];
-      return out;
-    };
+    const { callbacks, failure } = streamCallbacks(options, () => parser.end());
+    const parser = createBatchParser(callbacks, { maxEventSize: options.maxEventSize });
     ({ readable: this.readable, writable: this.writable } = syncTransformPair<Input, SseEvent[]>(
       {
         transform(chunk) {
-          state.parser.feed(chunk);
-          const failure = state.failure();
-          if (failure !== undefined) throw failure;
-          return take();
+          const events = parser.feed(chunk);
+          const error = failure();
+          if (error !== undefined) throw error;
+          return events;
         },
         flush() {
-          state.parser.end(); // an incomplete final event is discarded (P17)
-          return take();
+          parser.end(); // an incomplete final event is discarded (P17)
+          return undefined;
         },
       },
       limit,

@@ -8,9 +8,10 @@
  * and joined once when its terminator arrives; the next CR, LF and `:` positions are
  * searched forward from the current line only, never from the start of the buffer.
  *
- * Two loops: scanLF() for the usual chunk (LF line ends, no U+0000, too short to reach the
- * size cap: decided once per chunk, then nothing is checked per line), and the general
- * loop in scan() for everything else (CR, a pending line, the cap, skipping).
+ * Two loops: the hot loops of parser-scan.ts for the usual chunk (LF line ends, no U+0000,
+ * too short to reach the size cap: decided once per chunk, then nothing is checked per
+ * line), and the general loop in scan() for everything else (CR, a pending line, the cap,
+ * skipping). The event being built lives in a ScanState the two share.
  *
  * Size cap and its policy: no line and no event's data may exceed `maxEventSize`
  * characters (UTF-16 code units), counting the line being read plus the data already
@@ -27,6 +28,7 @@ import {
   type SseEvent,
   type SseParser,
 } from './parser-types.js';
+import { scanBytes, scanText, ScanState, type CoreCallbacks } from './parser-scan.js';
 import { Utf8StreamDecoder } from './utf8-stream-decoder.js';
 
 export {
@@ -42,7 +44,40 @@ const SPACE = 32;
 const COLON = 58;
 
 export function createParser(callbacks: ParserCallbacks, options: ParserOptions = {}): SseParser {
-  // Callbacks are called as methods of `callbacks`, so a class instance keeps its `this`.
+  return parserCore(callbacks, options, false);
+}
+
+/**
+ * createBatchParser()'s callbacks: no onEvent, since feed() returns the events, and onError
+ * is required (feed() could not throw an error after returning the events before it).
+ */
+export type BatchParserCallbacks = Omit<ParserCallbacks, 'onEvent' | 'onError'> &
+  Required<Pick<ParserCallbacks, 'onError'>>;
+
+/** An SseParser whose feed() returns the events the chunk completed, in order (none: undefined). */
+export interface SseBatchParser extends Omit<SseParser, 'feed'> {
+  feed(chunk: string | Uint8Array): SseEvent[] | undefined;
+}
+
+/**
+ * SseBatchParserStream's parser (internal: not exported by the package). feed() returns the
+ * chunk's events instead of calling back per event, which is a good part of the cost when
+ * events are small and many.
+ */
+export function createBatchParser(
+  callbacks: BatchParserCallbacks,
+  options: ParserOptions = {},
+): SseBatchParser {
+  return parserCore(callbacks, options, true);
+}
+
+/** `onEvent` may be absent only when `batched`: events then go to the batch feed() returns. */
+function parserCore(
+  callbacks: CoreCallbacks,
+  options: ParserOptions,
+  batched: boolean,
+): SseBatchParser {
+  const st = new ScanState(callbacks, batched, processLine);
   const limit = resolveMaxEventSize(options.maxEventSize);
   const decoder = new Utf8StreamDecoder();
 
@@ -52,26 +87,17 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
   let pendingLength = 0;
   /** The last chunk ended with a CR: an LF starting the next one belongs to it (P9). */
   let skipLF = false;
-  // The event being built (spec: data buffer, event type buffer, last event ID buffer).
-  let data = '';
-  let dataLines = 0;
-  let eventType = '';
-  let idBuffer = '';
-  let idInBlock = false;
-  let lastEventId = '';
   // Overflow policy state: skipping input up to the next blank line.
   let discarding = false;
   let discardLineOpen = false;
   let thrown: SluiceError | undefined;
-  // Bumped by reset()/end() so a scan in progress stops (a callback may reset the parser).
-  let generation = 0;
   let feeding = false;
   // Position of the next ':' in the text being scanned, searched forward only; -2 = not yet.
   let colonAt = -2;
   // Likewise for U+0000, which invalidates an id (F4): most streams have none at all.
   let nulAt = -2;
 
-  function feed(chunk: string | Uint8Array): void {
+  function feed(chunk: string | Uint8Array): SseEvent[] | undefined {
     if (feeding) {
       throw new SluiceError(
         'invalid_argument',
@@ -81,6 +107,9 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     feeding = true;
     try {
       scan(decoder.decode(chunk));
+    } catch (error) {
+      if (st.batch !== null) st.batch = []; // a callback threw: the chunk's events go with it
+      throw error;
     } finally {
       feeding = false;
     }
@@ -89,12 +118,16 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       thrown = undefined;
       throw error;
     }
+    if (st.batch === null || st.batch.length === 0) return undefined;
+    const events = st.batch;
+    st.batch = [];
+    return events;
   }
 
   function scan(text: string): void {
     const n = text.length;
     if (n === 0) return;
-    const gen = generation;
+    const gen = st.generation;
     colonAt = -2;
     nulAt = -2;
     let pos = 0;
@@ -108,9 +141,10 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     let lf = -2; // searched on first use: the fast path finds its own
     while (pos < n) {
       // No line can overflow if the rest of the chunk would fit in the current data.
-      if (fast && pending === '' && !discarding && data.length + (n - pos) <= limit) {
-        pos = scanLF(text, pos, gen);
-        if (gen !== generation) return;
+      if (fast && pending === '' && !discarding && st.data.length + (n - pos) <= limit) {
+        const b = decoder.bytes;
+        pos = b === null ? scanText(st, text, pos, gen) : scanBytes(st, text, b, pos, gen);
+        if (gen !== st.generation) return;
         break;
       }
       if (lf !== -1 && lf < pos) lf = text.indexOf('\n', pos);
@@ -149,7 +183,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       } else {
         pos = end + 1;
       }
-      if (gen !== generation) return;
+      if (gen !== st.generation) return;
     }
     if (pos < n) {
       if (discarding) {
@@ -162,162 +196,9 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
           pendingMore.push(rest);
         }
         pendingLength += n - pos;
-        if (pendingLength + data.length > limit) overflow(true);
+        if (pendingLength + st.data.length > limit) overflow(true);
       }
     }
-  }
-
-  /**
-   * The hot loops. The caller made sure the rest of `text` has no CR and no U+0000 and is
-   * too short to overflow, so each line is only classified: `data:`, `id:` and the blank
-   * line are handled inline (the event's data in locals, written back before any callback
-   * and at the end), anything else goes to processLine(). They return where they stopped:
-   * at the unterminated tail, or early when a callback reset the parser. Characters are
-   * read from the chunk's bytes when they align with the text (see utf8-stream-decoder.ts),
-   * a good deal faster than charCodeAt(); scanText() is the same loop for other text.
-   */
-  function scanLF(text: string, pos: number, gen: number): number {
-    const b = decoder.bytes;
-    if (b === null) return scanText(text, pos, gen);
-    const n = text.length;
-    let d = data;
-    let lines = dataLines;
-    let lf = text.indexOf('\n', pos);
-    while (lf !== -1) {
-      if (lf !== pos) {
-        const c = b[pos];
-        // A terminator (never ':' or ' ') sits at `lf`, so reading one past is harmless.
-        if (
-          c === 100 &&
-          b[pos + 4] === COLON &&
-          b[pos + 1] === 97 &&
-          b[pos + 2] === 116 &&
-          b[pos + 3] === 97
-        ) {
-          const value = text.slice(b[pos + 5] === SPACE ? pos + 6 : pos + 5, lf);
-          d = lines === 0 ? value : `${d}\n${value}`;
-          lines++;
-        } else if (c === 105 && b[pos + 1] === 100 && b[pos + 2] === COLON) {
-          idBuffer = text.slice(b[pos + 3] === SPACE ? pos + 4 : pos + 3, lf);
-          idInBlock = true;
-        } else {
-          data = d;
-          dataLines = lines;
-          processLine(text, pos, lf);
-          if (gen !== generation) return lf + 1;
-          d = data;
-          lines = dataLines;
-        }
-        pos = lf + 1;
-        // A blank line right after is the usual end of an event: no search needed for it.
-        if (pos === n || b[pos] !== LF) {
-          lf = text.indexOf('\n', pos);
-          continue;
-        }
-        lf = pos;
-      }
-      pos = lf + 1;
-      if (idInBlock) {
-        idInBlock = false;
-        lastEventId = idBuffer;
-        if (callbacks.onId) {
-          data = d;
-          dataLines = lines;
-          callbacks.onId(idBuffer);
-          if (gen !== generation) return pos;
-        }
-      }
-      if (lines === 0) {
-        eventType = ''; // F2/F3
-      } else {
-        const event: SseEvent = {
-          event: eventType === '' ? 'message' : eventType,
-          data: d,
-          lastEventId,
-        };
-        d = data = '';
-        lines = dataLines = 0;
-        eventType = '';
-        callbacks.onEvent(event);
-        if (gen !== generation) return pos;
-      }
-      lf = text.indexOf('\n', pos);
-    }
-    data = d;
-    dataLines = lines;
-    return pos;
-  }
-
-  function scanText(text: string, pos: number, gen: number): number {
-    const n = text.length;
-    let d = data;
-    let lines = dataLines;
-    let lf = text.indexOf('\n', pos);
-    while (lf !== -1) {
-      if (lf !== pos) {
-        const c = text.charCodeAt(pos);
-        if (
-          c === 100 && // data:
-          text.charCodeAt(pos + 4) === COLON &&
-          text.charCodeAt(pos + 1) === 97 &&
-          text.charCodeAt(pos + 2) === 116 &&
-          text.charCodeAt(pos + 3) === 97
-        ) {
-          const value = text.slice(text.charCodeAt(pos + 5) === SPACE ? pos + 6 : pos + 5, lf);
-          d = lines === 0 ? value : `${d}\n${value}`;
-          lines++;
-        } else if (
-          c === 105 && // id:
-          text.charCodeAt(pos + 1) === 100 &&
-          text.charCodeAt(pos + 2) === COLON
-        ) {
-          idBuffer = text.slice(text.charCodeAt(pos + 3) === SPACE ? pos + 4 : pos + 3, lf);
-          idInBlock = true;
-        } else {
-          data = d;
-          dataLines = lines;
-          processLine(text, pos, lf);
-          if (gen !== generation) return lf + 1;
-          d = data;
-          lines = dataLines;
-        }
-        pos = lf + 1;
-        if (pos === n || text.charCodeAt(pos) !== LF) {
-          lf = text.indexOf('\n', pos);
-          continue;
-        }
-        lf = pos;
-      }
-      pos = lf + 1;
-      if (idInBlock) {
-        idInBlock = false;
-        lastEventId = idBuffer;
-        if (callbacks.onId) {
-          data = d;
-          dataLines = lines;
-          callbacks.onId(idBuffer);
-          if (gen !== generation) return pos;
-        }
-      }
-      if (lines === 0) {
-        eventType = ''; // F2/F3
-      } else {
-        const event: SseEvent = {
-          event: eventType === '' ? 'message' : eventType,
-          data: d,
-          lastEventId,
-        };
-        d = data = '';
-        lines = dataLines = 0;
-        eventType = '';
-        callbacks.onEvent(event);
-        if (gen !== generation) return pos;
-      }
-      lf = text.indexOf('\n', pos);
-    }
-    data = d;
-    dataLines = lines;
-    return pos;
   }
 
   function processLine(text: string, start: number, end: number): void {
@@ -325,7 +206,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
       dispatch();
       return;
     }
-    if (end - start + data.length > limit) {
+    if (end - start + st.data.length > limit) {
       overflow(false);
       return;
     }
@@ -365,7 +246,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
         appendData(value);
         break;
       case 'event':
-        eventType = value;
+        st.eventType = value;
         break;
       case 'id':
         setId(text, from, end);
@@ -379,32 +260,37 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
   }
 
   function appendData(value: string): void {
-    data = dataLines === 0 ? value : `${data}\n${value}`;
-    dataLines++;
+    st.data = st.dataLines === 0 ? value : `${st.data}\n${value}`;
+    st.dataLines++;
   }
 
   function setId(text: string, from: number, end: number): void {
     if (nulAt === -2 || (nulAt !== -1 && nulAt < from)) nulAt = text.indexOf('\0', from);
     if (nulAt !== -1 && nulAt < end) return; // F4: the whole field is ignored
-    idBuffer = text.slice(from, end);
-    idInBlock = true;
+    st.idBuffer = text.slice(from, end);
+    st.idInBlock = true;
   }
 
   function dispatch(): void {
-    if (idInBlock) {
-      idInBlock = false;
-      lastEventId = idBuffer;
-      if (callbacks.onId) callbacks.onId(idBuffer);
+    if (st.idInBlock) {
+      st.idInBlock = false;
+      st.lastEventId = st.idBuffer;
+      if (callbacks.onId) callbacks.onId(st.idBuffer);
     }
-    if (dataLines === 0) {
-      eventType = ''; // F2/F3: no event, but the type buffer is reset
+    if (st.dataLines === 0) {
+      st.eventType = ''; // F2/F3: no event, but the type buffer is reset
       return;
     }
-    const event: SseEvent = { event: eventType === '' ? 'message' : eventType, data, lastEventId };
-    data = '';
-    dataLines = 0;
-    eventType = '';
-    callbacks.onEvent(event);
+    const event: SseEvent = {
+      event: st.eventType === '' ? 'message' : st.eventType,
+      data: st.data,
+      lastEventId: st.lastEventId,
+    };
+    st.data = '';
+    st.dataLines = 0;
+    st.eventType = '';
+    if (st.batch !== null) st.batch.push(event);
+    else callbacks.onEvent?.(event);
   }
 
   function overflow(lineOpen: boolean): void {
@@ -428,21 +314,21 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
   }
 
   function clearEvent(): void {
-    data = '';
-    dataLines = 0;
-    eventType = '';
-    idBuffer = lastEventId;
-    idInBlock = false;
+    st.data = '';
+    st.dataLines = 0;
+    st.eventType = '';
+    st.idBuffer = st.lastEventId;
+    st.idInBlock = false;
   }
 
   function reset(resetOptions: { lastEventId?: string } = {}): void {
-    generation++;
+    st.generation++;
     decoder.reset();
     clearPending();
     skipLF = false;
     discarding = false;
     discardLineOpen = false;
-    if (resetOptions.lastEventId !== undefined) lastEventId = resetOptions.lastEventId;
+    if (resetOptions.lastEventId !== undefined) st.lastEventId = resetOptions.lastEventId;
     clearEvent();
   }
 
@@ -451,7 +337,7 @@ export function createParser(callbacks: ParserCallbacks, options: ParserOptions 
     end: () => reset(),
     reset,
     get lastEventId() {
-      return lastEventId;
+      return st.lastEventId;
     },
   };
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createParser } from '../../src/sse/parser.js';
+import { createBatchParser, createParser } from '../../src/sse/parser.js';
 import { CONFORMANCE_CASES, type ConformanceCase } from './conformance-cases.js';
 
 interface Outcome {
@@ -30,6 +30,39 @@ function run(chunks: readonly (string | Uint8Array)[], maxEventSize?: number): O
   parser.end();
   out.lastEventId = parser.lastEventId;
   return out;
+}
+
+/** How many events each feed() call delivered, with the callback parser. */
+function perChunk(chunks: readonly (string | Uint8Array)[]): number[] {
+  let count = 0;
+  const parser = createParser({ onEvent: () => count++ });
+  return chunks.map((chunk) => {
+    count = 0;
+    parser.feed(chunk);
+    return count;
+  });
+}
+
+/** run() through createBatchParser(), plus the size of each batch (0: feed() returned none). */
+function runBatched(chunks: readonly (string | Uint8Array)[]): [Outcome, number[]] {
+  const out: Outcome = { events: [], comments: [], retries: [], ids: [], lastEventId: '' };
+  const parser = createBatchParser({
+    onComment: (c) => out.comments.push(c),
+    onRetry: (ms) => out.retries.push(ms),
+    onId: (id) => out.ids.push(id),
+    onError: (err) => {
+      throw err;
+    },
+  });
+  const sizes = chunks.map((chunk) => {
+    const batch = parser.feed(chunk);
+    if (batch !== undefined) expect(batch.length).toBeGreaterThan(0); // never an empty batch
+    out.events.push(...(batch ?? []));
+    return batch?.length ?? 0;
+  });
+  parser.end();
+  out.lastEventId = parser.lastEventId;
+  return [out, sizes];
 }
 
 function expected(c: ConformanceCase): Outcome {
@@ -123,6 +156,22 @@ describe('conformance table', () => {
         expect(
           run(['', ...splitAt(text, [...text.split('').keys()]).flatMap((s) => [s, ''])]),
         ).toEqual(want);
+      });
+
+      it('batched: the same events, each in the batch of the chunk that completed it', () => {
+        const chunkings = [
+          [bytes],
+          [text],
+          ...[...Array(bytes.length + 1).keys()].map((i) => splitAt(bytes, [i])),
+          ...[...Array(text.length + 1).keys()].map((i) => splitAt(text, [i])),
+          splitAt(bytes, [...bytes.keys()]),
+          splitAt(text, [...text.split('').keys()]),
+        ];
+        for (const chunks of chunkings) {
+          const [outcome, sizes] = runBatched(chunks);
+          expect(outcome).toEqual(want);
+          expect(sizes).toEqual(perChunk(chunks));
+        }
       });
 
       it('random multi-splits', () => {

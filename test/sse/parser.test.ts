@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isSluiceError, type SluiceError } from '../../src/core/errors.js';
-import { createParser, PARSER_DEFAULTS, type SseEvent } from '../../src/sse/parser.js';
+import {
+  createBatchParser,
+  createParser,
+  PARSER_DEFAULTS,
+  type SseEvent,
+} from '../../src/sse/parser.js';
 
 function collect(options: Parameters<typeof createParser>[1] = {}) {
   const events: SseEvent[] = [];
@@ -135,5 +140,33 @@ describe('BOM and strings (P7)', () => {
 
   it('strips a second BOM from text a default TextDecoder already stripped (documented: feed bytes)', () => {
     expect(dataOf([new TextDecoder().decode(bytes)])).toEqual(['1', '2']);
+  });
+});
+
+describe("createBatchParser (SseBatchParserStream's parser)", () => {
+  const ev = (data: string, lastEventId = ''): SseEvent => ({
+    event: 'message',
+    data,
+    lastEventId,
+  });
+
+  it('returns the events each chunk completed, or undefined when it completed none', () => {
+    const parser = createBatchParser({ onError: () => {} });
+    expect(parser.feed('id: 1\ndata: a\n\ndata: b')).toEqual([ev('a', '1')]);
+    expect(parser.feed('c')).toBeUndefined();
+    expect(parser.feed(utf8('\n\ndata: d\n\n'))).toEqual([ev('bc', '1'), ev('d', '1')]);
+    parser.end();
+    expect(parser.lastEventId).toBe('1');
+  });
+
+  it("drops a chunk's events when a callback throws, and goes on with the next chunk", () => {
+    const parser = createBatchParser({
+      onComment: (text) => {
+        if (text === 'boom') throw new Error('boom');
+      },
+      onError: () => {},
+    });
+    expect(() => parser.feed('data: lost\n\n: boom\n')).toThrow('boom');
+    expect(parser.feed('data: kept\n\n')).toEqual([ev('kept')]);
   });
 });
