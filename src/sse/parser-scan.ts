@@ -36,6 +36,13 @@ export class ScanState {
   }
 }
 
+/** The event that a blank line dispatches (the type buffer is reset for the next one). */
+export function takeEvent(st: ScanState, data: string, lastEventId: string): SseEvent {
+  const type = st.eventType;
+  st.eventType = '';
+  return { event: type === '' ? 'message' : type, data, lastEventId };
+}
+
 /**
  * The hot loops. The caller made sure the rest of `text` has no CR and no U+0000 and is
  * too short to overflow, so each line is only classified: `data:`, `id:` and the blank
@@ -111,14 +118,9 @@ export function scanBytes(
     if (lines === 0) {
       st.eventType = ''; // F2/F3
     } else {
-      const event: SseEvent = {
-        event: st.eventType === '' ? 'message' : st.eventType,
-        data: d,
-        lastEventId: lastId,
-      };
+      const event = takeEvent(st, d, lastId);
       d = '';
       lines = 0;
-      st.eventType = '';
       if (out !== null) out.push(event);
       else {
         save(st, d, lines, id, idSet, lastId);
@@ -202,14 +204,9 @@ export function scanText(st: ScanState, text: string, pos: number, gen: number):
     if (lines === 0) {
       st.eventType = ''; // F2/F3
     } else {
-      const event: SseEvent = {
-        event: st.eventType === '' ? 'message' : st.eventType,
-        data: d,
-        lastEventId: st.lastEventId,
-      };
+      const event = takeEvent(st, d, st.lastEventId);
       d = st.data = '';
       lines = st.dataLines = 0;
-      st.eventType = '';
       if (st.batch !== null) st.batch.push(event);
       else {
         st.callbacks.onEvent?.(event);

@@ -28,7 +28,7 @@ import {
   type SseEvent,
   type SseParser,
 } from './parser-types.js';
-import { scanBytes, scanText, ScanState, type CoreCallbacks } from './parser-scan.js';
+import { scanBytes, scanText, ScanState, takeEvent, type CoreCallbacks } from './parser-scan.js';
 import { Utf8StreamDecoder } from './utf8-stream-decoder.js';
 
 export {
@@ -281,14 +281,9 @@ function parserCore(
       st.eventType = ''; // F2/F3: no event, but the type buffer is reset
       return;
     }
-    const event: SseEvent = {
-      event: st.eventType === '' ? 'message' : st.eventType,
-      data: st.data,
-      lastEventId: st.lastEventId,
-    };
+    const event = takeEvent(st, st.data, st.lastEventId);
     st.data = '';
     st.dataLines = 0;
-    st.eventType = '';
     if (st.batch !== null) st.batch.push(event);
     else callbacks.onEvent?.(event);
   }
