@@ -86,11 +86,10 @@ function subscribe(
   options: ChannelsHandlerOptions,
 ): Response {
   return createSseResponse(
-    ({ lastEventId, signal }) =>
-      options.broker.subscribe(channel, {
-        signal,
-        ...(lastEventId === undefined ? {} : { since: lastEventId }),
-      }),
+    // No signal for the subscription: the stream ends it with return(), so it needs no
+    // abort listener (and the stream then makes no AbortController for it).
+    ({ lastEventId }) =>
+      options.broker.subscribe(channel, lastEventId === undefined ? {} : { since: lastEventId }),
     {
       map: toSseChunk,
       onClose: () => options.onStream?.(false),

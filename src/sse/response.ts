@@ -149,15 +149,17 @@ function createSse<T>(
   let started = false;
   const start = (sink: SseSink): SseStreamControl => {
     started = true;
-    // A signal only for a source function to watch: an iterable source is ended by `return()`.
-    let done: AbortController | undefined;
-    const iterable =
-      typeof source === 'function'
-        ? source({
-            lastEventId: options.request ? getLastEventId(options.request) : undefined,
-            signal: (done = new AbortController()).signal,
-          })
-        : source;
+    let iterable = source;
+    let done: SourceSignal | undefined;
+    if (typeof iterable === 'function') {
+      const lazy = (done = new SourceSignal());
+      iterable = iterable({
+        lastEventId: options.request ? getLastEventId(options.request) : undefined,
+        get signal() {
+          return lazy.signal;
+        },
+      });
+    }
     const pump = new SsePump<T>(iterable[Symbol.asyncIterator](), sink, {
       map: options.map,
       done,
@@ -199,6 +201,32 @@ function createSse<T>(
   );
   const direct: DirectSse = { claim: () => (started ? undefined : ((started = true), start)) };
   return { body, direct };
+}
+
+/**
+ * The signal a source function gets (`context.signal`), made only if the source reads it:
+ * an AbortController and its signal are about 0.9 KB, kept for the life of every stream,
+ * and a source such as a broker subscription needs none (the pump ends it with `return()`).
+ * Read after the stream ended, it is already aborted, with the same reason.
+ */
+class SourceSignal {
+  #controller: AbortController | undefined;
+  #ended = false;
+  #reason: unknown;
+
+  get signal(): AbortSignal {
+    if (this.#controller) return this.#controller.signal;
+    if (this.#ended) return AbortSignal.abort(this.#reason);
+    this.#controller = new AbortController();
+    return this.#controller.signal;
+  }
+
+  abort(reason?: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
 }
 
 /** A sink over a ReadableStream controller: full once `highWaterMark` bytes wait unread. */

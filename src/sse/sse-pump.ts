@@ -70,8 +70,8 @@ export class SsePump<T = SseChunk> {
   readonly #map: ((item: T) => SseChunk) | undefined;
   readonly #sink: SseSink;
   readonly #options: SsePumpOptions;
-  /** The signal handed to a source function, if the source is one (aborted at the end). */
-  readonly #done: AbortController | undefined;
+  /** Aborts the signal handed to a source function, if the source is one (at the end). */
+  readonly #done: Pick<AbortController, 'abort'> | undefined;
   #keepAliveTimer: ReturnType<typeof setInterval> | undefined;
   #stallTimer: ReturnType<typeof setTimeout> | undefined;
   #full = false;
@@ -85,7 +85,7 @@ export class SsePump<T = SseChunk> {
     iterator: AsyncIterator<T>,
     sink: SseSink,
     options: SsePumpOptions & {
-      done?: AbortController | undefined;
+      done?: Pick<AbortController, 'abort'> | undefined;
       map?: ((item: T) => SseChunk) | undefined;
     },
   ) {

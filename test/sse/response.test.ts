@@ -1,7 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isSluiceError } from '../../src/core/errors.js';
 import { createMemoryBroker } from '../../src/broker/memory-broker.js';
-import { createSseResponse, getLastEventId } from '../../src/sse/response.js';
+import {
+  createSseResponse,
+  getLastEventId,
+  type SseSourceContext,
+} from '../../src/sse/response.js';
 import type { SseFields } from '../../src/sse/encoder.js';
 import { blocks } from '../helpers/sse-text.js';
 
@@ -171,6 +175,34 @@ describe('createSseResponse', () => {
     expect(seen).toEqual(['a:1', 'b:2', undefined]);
     const both = new Request('http://x/e?lastEventId=q', { headers: { 'last-event-id': 'h' } });
     expect(getLastEventId(both)).toBe('h');
+  });
+
+  it("aborts a source function's signal at the end, also when it is first read after the end", async () => {
+    const left = new Error('client left');
+    const run = async (readDuring: boolean) => {
+      let context: SseSourceContext | undefined;
+      let during: AbortSignal | undefined;
+      const response = createSseResponse(
+        (c) => {
+          context = c;
+          if (readDuring) during = c.signal;
+          return countingSource().iterable;
+        },
+        { keepAlive: null },
+      );
+      const reader = response.body!.getReader();
+      await reader.read();
+      expect(during?.aborted ?? false).toBe(false);
+      await reader.cancel(left);
+      return { during, after: context!.signal };
+    };
+    const read = await run(true);
+    expect(read.during!.aborted).toBe(true);
+    expect(read.after).toBe(read.during); // one signal per stream
+    const unread = await run(false);
+    expect(unread.after.aborted).toBe(true);
+    expect(read.during!.reason).toBe(left);
+    expect(unread.after.reason).toBe(left);
   });
 
   it('rejects an invalid retry value with a coded error', () => {
