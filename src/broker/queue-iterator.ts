@@ -1,5 +1,5 @@
 import { SluiceError } from '../core/errors.js';
-import type { PollableIterator } from '../core/pollable.js';
+import { PollableBase } from '../core/pollable.js';
 import { RingBuffer } from './ring-buffer.js';
 
 export interface QueueIteratorOptions {
@@ -28,26 +28,21 @@ const EMPTY_RING = new RingBuffer<never>(0);
  * `onEnd` exactly once, so nothing outlives the stream.
  */
 export abstract class QueueIterator<T, Q = T>
-  implements AsyncIterableIterator<T>, PollableIterator<T>
+  extends PollableBase<T>
+  implements AsyncIterableIterator<T>
 {
   /** Created on the first item: an idle subscriber holds no ring (see `queue`). */
   #queue: RingBuffer<Q> | undefined;
   readonly #queueLimit: number;
   #status: 'open' | 'failed' | 'done' = 'open';
   #error: SluiceError | undefined;
-  #pending:
-    | {
-        resolve: (result: IteratorResult<T, undefined>) => void;
-        reject: (error: unknown) => void;
-      }
-    | undefined;
-  #readable: (() => void) | undefined;
   readonly #signal: AbortSignal | undefined;
   /** Only with a signal: consumers that end iteration with `return()` pay for no listener. */
   readonly #onAbort: (() => void) | undefined;
   #onEnd: QueueIteratorOptions['onEnd'];
 
   constructor(options: QueueIteratorOptions) {
+    super();
     if (!Number.isSafeInteger(options.queueLimit) || options.queueLimit < 0) {
       throw new RangeError(`queueLimit must be a non-negative integer, got ${options.queueLimit}`);
     }
@@ -112,32 +107,13 @@ export abstract class QueueIterator<T, Q = T>
   }
 
   /**
-   * Not `async`: an item that is ready is handed out in an already-resolved promise, and a
-   * waiting consumer is resolved directly with its item by `wake()`. One promise per
-   * delivery instead of four matters on the fan-out path (one message, many subscribers).
+   * The result for a consumer, if one is available now (an item, the end, or the error).
+   * `next()` (core/pollable.ts) is not `async`: an item that is ready is handed out in an
+   * already-resolved promise, and a waiting consumer is resolved directly with its item by
+   * `wake()`. One promise per delivery instead of four matters on the fan-out path (one
+   * message, many subscribers).
    */
-  next(): Promise<IteratorResult<T, undefined>> {
-    if (this.#pending) {
-      return Promise.reject(new SluiceError('invalid_argument', 'next() called while pending'));
-    }
-    const settled = this.#settle();
-    if (settled)
-      return 'error' in settled ? Promise.reject(settled.error) : Promise.resolve(settled);
-    return new Promise((resolve, reject) => (this.#pending = { resolve, reject }));
-  }
-
-  /** `PollableIterator`: the result if one is ready now (see core/pollable.ts). */
-  poll(): IteratorResult<T, undefined> | { error: SluiceError } | undefined {
-    return this.#pending ? undefined : this.#settle();
-  }
-
-  /** `PollableIterator`: called from `enqueue`/`end`/`fail` while no `next()` is pending. */
-  onReadable(listener: (() => void) | undefined): void {
-    this.#readable = listener;
-  }
-
-  /** The result for a consumer, if one is available now (an item, the end, or the error). */
-  #settle(): IteratorResult<T, undefined> | { error: SluiceError } | undefined {
+  protected settle(): IteratorResult<T, undefined> | { error: SluiceError } | undefined {
     const error = this.#error;
     if (this.#status === 'failed' && error) {
       this.#status = 'done';
@@ -156,10 +132,6 @@ export abstract class QueueIterator<T, Q = T>
     return { done: true, value: undefined };
   }
 
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
   /** The next item to hand out, or undefined to wait for `wake()`. */
   protected abstract take(): T | undefined;
 
@@ -171,19 +143,6 @@ export abstract class QueueIterator<T, Q = T>
         details: { queueLimit: this.queue.capacity },
       }),
     );
-  }
-
-  protected wake(): void {
-    const pending = this.#pending;
-    if (!pending) {
-      this.#readable?.();
-      return;
-    }
-    const settled = this.#settle();
-    if (!settled) return;
-    this.#pending = undefined;
-    if ('error' in settled) pending.reject(settled.error);
-    else pending.resolve(settled);
   }
 
   #release(): void {

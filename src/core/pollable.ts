@@ -1,3 +1,5 @@
+import { SluiceError } from './errors.js';
+
 /**
  * An optional capability of async iterators that a fan-out consumer can use to avoid one
  * promise per item: take what is ready synchronously, and be called back (synchronously,
@@ -26,4 +28,61 @@ export function isPollable<T>(iterator: AsyncIterator<T>): iterator is PollableI
     typeof (iterator as Partial<PollableIterator<T>>).poll === 'function' &&
     typeof (iterator as Partial<PollableIterator<T>>).onReadable === 'function'
   );
+}
+
+/** A poll result whose error is always an Error (what `next()` then rejects with). */
+export type SettledResult<T> = IteratorResult<T, undefined> | { error: Error };
+
+/**
+ * The consumer side every pollable iterator shares: at most one pending `next()`, `poll()`
+ * for what is ready now, and `wake()` for the producer to hand a result to whoever waits
+ * (the pending `next()`, else the `onReadable` listener). A subclass says what is ready in
+ * `settle()`; a ready result costs an already-resolved promise, a wait one promise.
+ */
+export abstract class PollableBase<T> implements PollableIterator<T> {
+  #pending:
+    | { resolve: (result: IteratorResult<T, undefined>) => void; reject: (error: unknown) => void }
+    | undefined;
+  #readable: (() => void) | undefined;
+
+  /** The result for a consumer if one is available now (an item, the end, or the error). */
+  protected abstract settle(): SettledResult<T> | undefined;
+
+  abstract return(): Promise<IteratorResult<T, undefined>>;
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#pending) {
+      return Promise.reject(new SluiceError('invalid_argument', 'next() called while pending'));
+    }
+    const settled = this.settle();
+    if (settled)
+      return 'error' in settled ? Promise.reject(settled.error) : Promise.resolve(settled);
+    return new Promise((resolve, reject) => (this.#pending = { resolve, reject }));
+  }
+
+  poll(): SettledResult<T> | undefined {
+    return this.#pending ? undefined : this.settle();
+  }
+
+  onReadable(listener: (() => void) | undefined): void {
+    this.#readable = listener;
+  }
+
+  /** A result may be ready: settle the pending `next()`, or tell the listener. */
+  protected wake(): void {
+    const pending = this.#pending;
+    if (!pending) {
+      this.#readable?.();
+      return;
+    }
+    const settled = this.settle();
+    if (!settled) return;
+    this.#pending = undefined;
+    if ('error' in settled) pending.reject(settled.error);
+    else pending.resolve(settled);
+  }
 }

@@ -17,7 +17,7 @@
  * `llm_upstream_error`. Leaving early (return, abort) cancels the body.
  */
 import { SluiceError, abortReason } from '../core/errors.js';
-import type { PollableIterator } from '../core/pollable.js';
+import { PollableBase, type SettledResult } from '../core/pollable.js';
 import { createParser, type SseEvent, type SseParser } from '../sse/parser.js';
 import { END, WebByteSource, type ByteSource } from './byte-source.js';
 import { ChunkNormalizer, upstreamError } from './chunk-normalizer.js';
@@ -44,10 +44,9 @@ export async function* readOpenAIStream(
   yield* new OpenAIStreamReader(new WebByteSource(body), options);
 }
 
-/** A poll result whose error is always an Error. */
-type Result = IteratorResult<ModelEvent, undefined> | { error: Error };
+type Result = SettledResult<ModelEvent>;
 
-export class OpenAIStreamReader implements PollableIterator<ModelEvent> {
+export class OpenAIStreamReader extends PollableBase<ModelEvent> {
   readonly #source: ByteSource;
   readonly #normalizer = new ChunkNormalizer();
   readonly #parser: SseParser;
@@ -63,12 +62,9 @@ export class OpenAIStreamReader implements PollableIterator<ModelEvent> {
   #closed = false;
   /** Waiting on the source: only then does the inactivity timer count. */
   #waiting = false;
-  #readable: (() => void) | undefined;
-  #pending:
-    | { resolve: (r: IteratorResult<ModelEvent, undefined>) => void; reject: (e: unknown) => void }
-    | undefined;
 
   constructor(source: ByteSource, options: StreamReaderOptions = {}) {
+    super();
     this.#source = source;
     this.#signal = options.signal;
     const inactivity =
@@ -100,35 +96,13 @@ export class OpenAIStreamReader implements PollableIterator<ModelEvent> {
     if (this.#signal?.aborted) this.#onAbort();
   }
 
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  poll(): Result | undefined {
-    return this.#pending ? undefined : this.#settle();
-  }
-
-  onReadable(listener: (() => void) | undefined): void {
-    this.#readable = listener;
-  }
-
-  next(): Promise<IteratorResult<ModelEvent, undefined>> {
-    if (this.#pending) {
-      return Promise.reject(new SluiceError('invalid_argument', 'next() called while pending'));
-    }
-    const settled = this.#settle();
-    if (settled)
-      return 'error' in settled ? Promise.reject(settled.error) : Promise.resolve(settled);
-    return new Promise((resolve, reject) => (this.#pending = { resolve, reject }));
-  }
-
   async return(): Promise<IteratorResult<ModelEvent, undefined>> {
     this.#close();
     return { done: true, value: undefined };
   }
 
   /** The next result if one can be had without waiting; else starts waiting, undefined. */
-  #settle(): Result | undefined {
+  protected settle(): Result | undefined {
     for (;;) {
       if (this.#head < this.#queue.length) {
         const value = this.#queue[this.#head++]!;
@@ -212,21 +186,8 @@ export class OpenAIStreamReader implements PollableIterator<ModelEvent> {
   /** The source may have bytes (or ended, or failed): hand them to whoever waits. */
   readonly #onBytes = (): void => {
     this.#waiting = false;
-    this.#wake();
+    this.wake();
   };
-
-  #wake(): void {
-    const pending = this.#pending;
-    if (!pending) {
-      this.#readable?.();
-      return;
-    }
-    const settled = this.#settle();
-    if (!settled) return;
-    this.#pending = undefined;
-    if ('error' in settled) pending.reject(settled.error);
-    else pending.resolve(settled);
-  }
 
   readonly #onAbort = (): void => {
     const reason = abortReason(this.#signal!);
@@ -239,7 +200,7 @@ export class OpenAIStreamReader implements PollableIterator<ModelEvent> {
     this.#failure ??= reason;
     this.#waiting = false;
     this.#source.cancel(reason);
-    this.#wake();
+    this.wake();
   }
 
   #fail(error: Error): Result {
