@@ -118,19 +118,24 @@ async function writeResponse(
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers['set-cookie'] = cookies;
   (res as ServerResponse).writeHead(response.status, headers);
-  if (!response.body) {
+  // Claimed before `response.body` is read: an SSE response makes its Web body stream only
+  // when something reads it (sse/lazy-body-response.ts), and this path never needs it.
+  const direct = claimDirectSse(response);
+  if (direct) {
+    noDelay(res);
+    // The SSE pump writes its first bytes at once: the headers go out with them, in one write.
+    return writeSseDirect(direct, res);
+  }
+  const body = response.body;
+  if (!body) {
     res.end();
     return;
   }
-  const socket = 'socket' in res ? res.socket : null;
-  if (socket && 'setNoDelay' in socket) socket.setNoDelay(true);
-  // The SSE pump writes its first bytes at once: the headers go out with them, in one write.
-  const direct = claimDirectSse(response);
-  if (direct) return writeSseDirect(direct, res);
+  noDelay(res);
   // Other streams start at once too: the status line and headers before the first chunk.
   (res as ServerResponse).flushHeaders();
 
-  const reader = response.body.getReader();
+  const reader = body.getReader();
   const onClose = () => {
     reader.cancel(new SluiceError('aborted', 'Client disconnected')).catch(() => undefined);
   };
@@ -150,6 +155,12 @@ async function writeResponse(
   } finally {
     res.off('close', onClose);
   }
+}
+
+/** Streamed bodies go out as written, not held back by Nagle's algorithm. */
+function noDelay(res: NodeResponse): void {
+  const socket = 'socket' in res ? res.socket : null;
+  if (socket && 'setNoDelay' in socket) socket.setNoDelay(true);
 }
 
 /**

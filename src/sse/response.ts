@@ -15,6 +15,7 @@
  * remove the abort listeners and call `return()` on the source iterator exactly once.
  */
 import { SluiceError } from '../core/errors.js';
+import { LazyBodyResponse } from './lazy-body-response.js';
 import {
   SsePump,
   encodeUtf8,
@@ -116,31 +117,43 @@ export function claimDirectSse(
   return direct && !response.bodyUsed ? direct.claim() : undefined;
 }
 
+/**
+ * The Response's body stream is made only if something reads the body
+ * (lazy-body-response.ts): the Node adapter writes the events to the socket instead.
+ */
 export function createSseResponse<T = SseChunk>(
   source: SseSource<T>,
   options: SseResponseOptions<T> = {},
 ): Response {
   const { body, direct } = createSse(source, options);
-  const response = new Response(body, {
+  const init = {
     status: options.status ?? 200,
     headers: sseHeaders(options.httpVersion, options.headers, options.request),
-  });
+  };
+  // A status that cannot have a body fails here, as a Response given the stream would.
+  const response = NULL_BODY_STATUSES.has(init.status)
+    ? new Response(body(), init)
+    : new LazyBodyResponse(body, init);
   Object.defineProperty(response, DIRECT, { value: direct });
   return response;
 }
+
+/** Statuses a Response with a body refuses (Fetch: null body status, plus 101 and 103). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 /** The body alone: a byte stream of SSE text, pulled from the source on demand. */
 export function createSseStream<T = SseChunk>(
   source: SseSource<T>,
   options: SseResponseOptions<T> = {},
 ): ReadableStream<Uint8Array> {
-  return createSse(source, options).body;
+  return createSse(source, options).body();
 }
 
+/** `body()` makes the body stream (once); `direct` is the Node adapter's way around it. */
 function createSse<T>(
   source: SseSource<T>,
   options: SseResponseOptions<T>,
-): { body: ReadableStream<Uint8Array>; direct: DirectSse } {
+): { body: () => ReadableStream<Uint8Array>; direct: DirectSse } {
   const retry = options.retry ?? null;
   if (retry !== null && !(Number.isInteger(retry) && retry >= 0)) {
     throw new SluiceError('invalid_argument', 'retry must be a non-negative integer (ms)');
@@ -177,28 +190,30 @@ function createSse<T>(
 
   let pump: SseStreamControl | undefined;
   let room: (() => void) | undefined;
-  const body = new ReadableStream<Uint8Array>(
-    {
-      // Lazy: the pump starts on the first read, so an unread body costs nothing.
-      pull(controller) {
-        if (!pump) {
-          if (started) {
-            controller.error(new SluiceError('invalid_argument', 'SSE body already claimed'));
-            return;
+  let stream: ReadableStream<Uint8Array> | undefined;
+  const body = (): ReadableStream<Uint8Array> =>
+    (stream ??= new ReadableStream<Uint8Array>(
+      {
+        // Lazy: the pump starts on the first read, so an unread body costs nothing.
+        pull(controller) {
+          if (!pump) {
+            if (started) {
+              controller.error(new SluiceError('invalid_argument', 'SSE body already claimed'));
+              return;
+            }
+            pump = start(webSink(controller, highWaterMark, () => new Promise((r) => (room = r))));
           }
-          pump = start(webSink(controller, highWaterMark, () => new Promise((r) => (room = r))));
-        }
-        room?.();
-        room = undefined;
+          room?.();
+          room = undefined;
+        },
+        cancel(reason) {
+          pump?.cancel(reason);
+          room?.();
+        },
       },
-      cancel(reason) {
-        pump?.cancel(reason);
-        room?.();
-      },
-    },
-    // High-water mark 0 keeps the stream lazy; the sink bounds the queue by bytes itself.
-    new ByteLengthQueuingStrategy({ highWaterMark: 0 }),
-  );
+      // High-water mark 0 keeps the stream lazy; the sink bounds the queue by bytes itself.
+      new ByteLengthQueuingStrategy({ highWaterMark: 0 }),
+    ));
   const direct: DirectSse = { claim: () => (started ? undefined : ((started = true), start)) };
   return { body, direct };
 }
