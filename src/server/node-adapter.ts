@@ -91,15 +91,16 @@ async function serve(
     options.onError?.(error);
     response = errorResponse(error);
   }
-  try {
-    // A body we refused unread (413, 415...) would otherwise keep the connection busy
-    // receiving bytes nobody reads: close it after the response instead.
-    const unread = 'complete' in req && !req.complete && !req.httpVersion.startsWith('2');
-    await writeResponse(response, res, req.httpVersion, unread);
-  } finally {
+  // A body we refused unread (413, 415...) would otherwise keep the connection busy
+  // receiving bytes nobody reads: close it after the response instead.
+  const unread = 'complete' in req && !req.complete && !req.httpVersion.startsWith('2');
+  // Returned, not awaited: this function's frame (the Request, the Response and its
+  // headers) is then not kept for the life of a stream, only what `settled` needs.
+  const settled = () => {
     res.off('close', onClose);
     inFlight?.delete(controller);
-  }
+  };
+  return writeResponse(response, res, req.httpVersion, unread).finally(settled);
 }
 
 async function writeResponse(
