@@ -52,20 +52,20 @@ export function chunkFrame(body: Uint8Array): Buffer {
 
 export interface ChunkedSocketWriter {
   /** Writes `body` as one chunk; false when the socket's buffer is full (wait for `ready`). */
-  write: (body: Uint8Array) => boolean;
+  write(body: Uint8Array): boolean;
   /**
    * Writes `text` as one chunk of its UTF-8 bytes. The frame goes to the socket as a string,
    * which Node encodes in native code straight into the write: no Buffer for an event that
    * only this client receives (the LLM path). Shared events use `write` and the frame cache.
    */
-  writeText: (text: string) => boolean;
+  writeText(text: string): boolean;
   /**
    * `writeText(text)`, then `then()` (the response's `end()`, which writes the body's
    * terminator), with the socket corked so that both leave in one write.
    */
-  writeTextThen: (text: string, then: () => void) => void;
+  writeTextThen(text: string, then: () => void): void;
   /** Resolves when the socket drained, or closed. */
-  ready: () => Promise<void>;
+  ready(): Promise<void>;
 }
 
 /**
@@ -85,29 +85,46 @@ export function chunkedSocketWriter(res: ServerResponse): ChunkedSocketWriter | 
   ) {
     return undefined;
   }
-  return {
-    write: (body) => {
-      if (socket.destroyed) return true; // 'close' ends the stream; nothing to wait for
-      // An empty chunk would be the body's terminator: there is nothing to send.
-      if (body.byteLength === 0) return true;
-      return socket.write(chunkFrame(body));
-    },
-    writeText: (text) => {
-      if (socket.destroyed) return true;
-      if (text.length === 0) return true;
-      return socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
-    },
-    writeTextThen(text, then) {
-      socket.cork();
-      try {
-        this.writeText(text);
-        then();
-      } finally {
-        socket.uncork();
-      }
-    },
-    ready: () => (socket.destroyed ? Promise.resolve() : drainedOrClosed(socket)),
-  };
+  return new SocketChunkWriter(socket);
+}
+
+/** A class, not an object of closures: one is held for the life of every SSE stream. */
+class SocketChunkWriter implements ChunkedSocketWriter {
+  readonly #socket: Socket;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+  }
+
+  write(body: Uint8Array): boolean {
+    const socket = this.#socket;
+    if (socket.destroyed) return true; // 'close' ends the stream; nothing to wait for
+    // An empty chunk would be the body's terminator: there is nothing to send.
+    if (body.byteLength === 0) return true;
+    return socket.write(chunkFrame(body));
+  }
+
+  writeText(text: string): boolean {
+    const socket = this.#socket;
+    if (socket.destroyed) return true;
+    if (text.length === 0) return true;
+    return socket.write(`${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`);
+  }
+
+  writeTextThen(text: string, then: () => void): void {
+    const socket = this.#socket;
+    socket.cork();
+    try {
+      this.writeText(text);
+      then();
+    } finally {
+      socket.uncork();
+    }
+  }
+
+  ready(): Promise<void> {
+    return this.#socket.destroyed ? Promise.resolve() : drainedOrClosed(this.#socket);
+  }
 }
 
 /** Resolves on the emitter's next 'drain' or 'close', whichever comes first. */

@@ -173,46 +173,71 @@ function writeSseDirect(
   res: NodeResponse,
 ): Promise<void> {
   return new Promise((resolve) => {
-    const out = res as ServerResponse;
-    // The first write goes through the response (it carries the headers); after it, on
-    // HTTP/1.1, chunks are framed once and written to the socket (chunked-socket-writer.ts).
-    let chunked: ChunkedSocketWriter | undefined;
-    let first = true;
-    const viaResponse = (data: Uint8Array | string): boolean => {
-      if (res.destroyed) return true;
-      const room = out.write(data);
-      if (first) {
-        first = false;
-        chunked = 'chunkedEncoding' in res ? chunkedSocketWriter(res) : undefined;
-      }
-      return room;
-    };
-    const sink: SseSink = {
-      write: (bytes) => (chunked ? chunked.write(bytes) : viaResponse(bytes)),
-      writeText: (text) => (chunked ? chunked.writeText(text) : viaResponse(text)),
-      ready: () => (chunked ? chunked.ready() : drainedOrClosed(res)),
-      end: (last) => {
-        // After a disconnect there is nothing to end (and ending would mark it finished).
-        if (!res.destroyed) {
-          if (last === undefined) res.end();
-          else if (!chunked) res.end(last);
-          else chunked.writeTextThen(last, () => res.end());
-        }
-        resolve();
-      },
-      fail: () => {
-        // Cut without a clean terminator, so the client knows the stream broke and resumes.
-        res.destroy();
-        resolve();
-      },
-    };
-    const pump = start(sink);
+    const pump = start(new NodeSseSink(res, resolve));
     res.once('close', () => {
       // Also runs after a normal end (then cancel does nothing): no new error per stream.
       pump.cancel(CLIENT_DISCONNECTED);
       resolve();
     });
   });
+}
+
+/**
+ * The pump's sink over a Node response. The first write goes through the response (it
+ * carries the headers); after it, on HTTP/1.1, chunks are framed once and written to the
+ * socket (chunked-socket-writer.ts). A class, not an object of closures: it is held for the
+ * life of every stream.
+ */
+class NodeSseSink implements SseSink {
+  readonly #res: NodeResponse;
+  readonly #settled: () => void;
+  #chunked: ChunkedSocketWriter | undefined;
+  #first = true;
+
+  constructor(res: NodeResponse, settled: () => void) {
+    this.#res = res;
+    this.#settled = settled;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    return this.#chunked ? this.#chunked.write(bytes) : this.#viaResponse(bytes);
+  }
+
+  writeText(text: string): boolean {
+    return this.#chunked ? this.#chunked.writeText(text) : this.#viaResponse(text);
+  }
+
+  ready(): Promise<void> {
+    return this.#chunked ? this.#chunked.ready() : drainedOrClosed(this.#res);
+  }
+
+  end(last?: string): void {
+    const res = this.#res;
+    // After a disconnect there is nothing to end (and ending would mark it finished).
+    if (!res.destroyed) {
+      if (last === undefined) res.end();
+      else if (!this.#chunked) res.end(last);
+      else this.#chunked.writeTextThen(last, () => res.end());
+    }
+    this.#settled();
+  }
+
+  fail(): void {
+    // Cut without a clean terminator, so the client knows the stream broke and resumes.
+    this.#res.destroy();
+    this.#settled();
+  }
+
+  #viaResponse(data: Uint8Array | string): boolean {
+    const res = this.#res;
+    if (res.destroyed) return true;
+    const room = (res as ServerResponse).write(data);
+    if (this.#first) {
+      this.#first = false;
+      this.#chunked = 'chunkedEncoding' in res ? chunkedSocketWriter(res) : undefined;
+    }
+    return room;
+  }
 }
 
 function defaultNotFound(request: Request): Response {
