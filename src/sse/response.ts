@@ -159,6 +159,17 @@ function createSse<T>(
     throw new SluiceError('invalid_argument', 'retry must be a non-negative integer (ms)');
   }
   const highWaterMark = options.highWaterMark ?? SSE_RESPONSE_DEFAULTS.highWaterMark;
+  // What the stream needs from `options` and the request is read now, into locals the
+  // closures below use: the stream then keeps neither alive (a request view holds its
+  // headers and URL), only these values.
+  const { map, onClose } = options;
+  const keepAlive = option(options.keepAlive, SSE_RESPONSE_DEFAULTS.keepAlive);
+  const stallTimeout = option(options.stallTimeout, SSE_RESPONSE_DEFAULTS.stallTimeout);
+  const signals = [options.signal, options.request?.signal].filter(
+    (s): s is AbortSignal => s !== undefined,
+  );
+  const lastEventId =
+    typeof source === 'function' && options.request ? getLastEventId(options.request) : undefined;
   let started = false;
   const start = (sink: SseSink): SseStreamControl => {
     started = true;
@@ -167,22 +178,20 @@ function createSse<T>(
     if (typeof iterable === 'function') {
       const lazy = (done = new SourceSignal());
       iterable = iterable({
-        lastEventId: options.request ? getLastEventId(options.request) : undefined,
+        lastEventId,
         get signal() {
           return lazy.signal;
         },
       });
     }
     const pump = new SsePump<T>(iterable[Symbol.asyncIterator](), sink, {
-      map: options.map,
+      map,
       done,
       retry,
-      keepAlive: option(options.keepAlive, SSE_RESPONSE_DEFAULTS.keepAlive),
-      stallTimeout: option(options.stallTimeout, SSE_RESPONSE_DEFAULTS.stallTimeout),
-      signals: [options.signal, options.request?.signal].filter(
-        (s): s is AbortSignal => s !== undefined,
-      ),
-      onClose: options.onClose,
+      keepAlive,
+      stallTimeout,
+      signals,
+      onClose,
     });
     void pump.run();
     return pump;
