@@ -7,6 +7,7 @@ import { machineNote, type BenchModule, type BenchSection } from './harness.js';
 
 const modules: Record<string, () => Promise<{ default: BenchModule }>> = {
   'sse-fanout': () => import('./sse-fanout.bench.js'),
+  'sse-memory': () => import('./sse-memory.bench.js'),
   parser: () => import('./parser.bench.js'),
   streams: () => import('./streams.bench.js'),
   'ws-broadcast': () => import('./ws-broadcast.bench.js'),

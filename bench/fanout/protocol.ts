@@ -11,11 +11,22 @@ import type {
 } from '../shared/delivery-protocol.js';
 
 /** Parent -> server process. */
-export type ServerCommand = { type: 'subscribers' } | DeliveryServerCommand | { type: 'exit' };
+export type ServerCommand =
+  { type: 'subscribers' } | { type: 'memory' } | DeliveryServerCommand | { type: 'exit' };
 
 /** Server process -> parent. */
 export type ServerReply =
-  { type: 'listening'; url: string } | { type: 'subscribers'; count: number } | DeliveryServerReply;
+  | { type: 'listening'; url: string }
+  | { type: 'subscribers'; count: number }
+  | { type: 'memory'; usage: MemoryUsage }
+  | DeliveryServerReply;
+
+/** The server's `process.memoryUsage()` after full collections (needs `--expose-gc`). */
+export interface MemoryUsage {
+  rss: number;
+  heapUsed: number;
+  arrayBuffers: number;
+}
 
 /** Parent -> client-load process. */
 export type ClientCommand =

@@ -22,6 +22,7 @@ import {
   EVENTS_PATH,
   pace,
   payload,
+  type MemoryUsage,
   type ServerCommand,
   type ServerReply,
 } from './protocol.js';
@@ -110,6 +111,15 @@ function rawTarget(): Target {
   };
 }
 
+/** Memory after full collections until the heap stops shrinking (finalizers need a few). */
+function collectedMemory(): MemoryUsage {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run the server process with --expose-gc');
+  for (let i = 0; i < 3; i++) gc();
+  const { rss, heapUsed, arrayBuffers } = process.memoryUsage();
+  return { rss, heapUsed, arrayBuffers };
+}
+
 async function main(): Promise<void> {
   const kind = process.argv[2];
   if (kind !== 'sluice' && kind !== 'raw') throw new Error('usage: server-process sluice|raw');
@@ -118,6 +128,7 @@ async function main(): Promise<void> {
   serveCommands<ServerCommand>(
     {
       subscribers: () => send({ type: 'subscribers', count: target.subscribers() }),
+      memory: () => send({ type: 'memory', usage: collectedMemory() }),
       cpu: sendCpu,
       publish: ({ count, rate }) => {
         pace(count, rate, target.publish).then(
