@@ -1,9 +1,9 @@
 /**
  * Memory per idle SSE subscriber: the sluice server (`GET /v1/channels/{channel}/events`,
  * memory broker) against the bare `node:http` loop of the fan-out bench (a kept response
- * per client, nothing else). No issue sets a goal; the figure is here so that what one
- * more idle subscriber costs (the live-notifications case: many clients, few events) is
- * measured, not guessed.
+ * per client, nothing else), better-sse and Hono's SSE helper (fanout/peer-targets.ts). No
+ * issue sets a goal; the figure is here so that what one more idle subscriber costs (the
+ * live-notifications case: many clients, few events) is measured, not guessed.
  *
  * Measured in the server process after full collections (`--expose-gc`), as the marginal
  * cost of 2,000 subscribers: memory at 200 is subtracted from memory at 2,200, so start-up
@@ -30,11 +30,13 @@ export const SSE_MEMORY_DEFAULTS = Object.freeze({
   runs: 3,
 });
 
-type Kind = 'sluice' | 'raw';
-const KINDS: readonly Kind[] = ['sluice', 'raw'];
+type Kind = 'sluice' | 'raw' | 'better-sse' | 'hono';
+const KINDS: readonly Kind[] = ['sluice', 'raw', 'better-sse', 'hono'];
 const LABEL: Record<Kind, string> = {
   sluice: 'sluice server',
   raw: 'bare `node:http` loop',
+  'better-sse': 'better-sse (`createSession` + channel)',
+  hono: "Hono's `streamSSE` on `@hono/node-server`",
 };
 
 async function once(kind: Kind): Promise<MemoryUsage> {
@@ -74,10 +76,11 @@ const kib = (bytes: number) => fmt(bytes / 1024, 1);
 export default async function sseMemoryBench(): Promise<BenchSection> {
   const d = SSE_MEMORY_DEFAULTS;
   const loadBefore = os.loadavg()[0] ?? Number.NaN;
-  const results: Record<Kind, MemoryUsage[]> = { sluice: [], raw: [] };
+  const results: Record<Kind, MemoryUsage[]> = { sluice: [], raw: [], 'better-sse': [], hono: [] };
   for (let run = 0; run < d.runs; run++) {
     // The servers take turns going first.
-    for (const kind of run % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+    const shift = run % KINDS.length;
+    for (const kind of [...KINDS.slice(shift), ...KINDS.slice(0, shift)]) {
       results[kind].push(await once(kind));
     }
   }
@@ -88,6 +91,11 @@ export default async function sseMemoryBench(): Promise<BenchSection> {
     arrayBuffers: median(results[kind].map((r) => r.arrayBuffers)),
   });
   const raw = med('raw');
+  const sluice = med('sluice');
+  const versus = (kind: Kind) => {
+    const m = med(kind);
+    return `${fmt(sluice.heapUsed / m.heapUsed)}× the heap and ${fmt(sluice.rss / m.rss)}× the RSS of ${LABEL[kind]}`;
+  };
   const rows = KINDS.map((kind) => {
     const m = med(kind);
     return [
@@ -114,17 +122,23 @@ export default async function sseMemoryBench(): Promise<BenchSection> {
       rows,
     ),
     '',
+    `- sluice takes ${versus('better-sse')}, and ${versus('hono')}.`,
+    `- Against the bare loop, which keeps nothing but the response: ${fmt(sluice.heapUsed / raw.heapUsed)}× its heap and ${fmt(sluice.rss / raw.rss)}× its RSS.`,
+    '',
     '**Method.** Each server in a fresh process started with `--expose-gc`, running the ' +
       'TypeScript as `tsc` emits it: the sluice server on the memory broker as the SSE fan-out ' +
       'bench runs it (defaults, with keepalive comments off: one timer less per stream), or ' +
-      "that bench's bare loop (`res.writeHead()`, `: ok`, the response kept in a set). " +
+      "that bench's bare loop (`res.writeHead()`, `: ok`, the response kept in a set), " +
+      'better-sse 0.16 (`createSession(req, res, { keepAlive: null })` on `node:http`, each ' +
+      "session registered with one `createChannel()`), or Hono 4's `streamSSE()` on " +
+      '`@hono/node-server` 2 (each stream kept open until the client leaves). ' +
       'Clients, in a separate process, are bare TCP sockets that send ' +
       '`GET /v1/channels/bench/events` and stay idle (nothing is published). ' +
       `With ${d.base} subscribers registered, the server's \`process.memoryUsage()\` ` +
       `is read after three full collections; then ${d.subscribers.toLocaleString('en-US')} ` +
       'more subscribe, and the reading is repeated. Per subscriber is the difference divided ' +
       `by ${d.subscribers.toLocaleString('en-US')}, so start-up costs do not count. Medians of ` +
-      `${d.runs} runs, each in fresh processes, the servers taking turns.`,
+      `${d.runs} runs, each in fresh processes, the servers taking turns going first.`,
     '',
     `1-minute load average: ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end.`,
   ].join('\n');

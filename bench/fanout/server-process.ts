@@ -2,7 +2,7 @@
  * The server side of the SSE fan-out bench, run as its own process so that its CPU time
  * (`process.cpuUsage()`: user + system, every thread) is measured apart from the clients.
  *
- *   node --import tsx bench/fanout/server-process.ts sluice|raw
+ *   node --import tsx bench/fanout/server-process.ts sluice|raw|better-sse|hono
  *
  * - `sluice`: the real server (`createSluiceServer`), published to in-process with
  *   `broker.publish()`; every subscriber is a `GET /v1/channels/bench/events` SSE stream.
@@ -10,13 +10,16 @@
  *   the same event bytes once and `res.write()`s them to each. It is the floor: no broker,
  *   no per-subscriber queue, no backpressure handling, no Web-stream layer.
  *
- * Both publish from the same pacer with the same payload; the parent drives everything
+ * - `better-sse`, `hono`: the named peers (peer-targets.ts), for the memory bench.
+ *
+ * All publish from the same pacer with the same payload; the parent drives everything
  * over IPC (see protocol.ts).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMemoryBroker } from '../../src/broker/memory-broker.js';
 import { createSluiceServer } from '../../src/server/server.js';
+import { betterSseTarget, honoTarget, type Target } from './peer-targets.js';
 import {
   CHANNEL,
   EVENTS_PATH,
@@ -33,13 +36,6 @@ import {
   serveCommands,
   startHelper,
 } from '../shared/serve-commands.js';
-
-interface Target {
-  listen(): Promise<string>;
-  subscribers(): number;
-  publish: (seq: number) => void;
-  close(): Promise<void>;
-}
 
 const send = sendReply<ServerReply>;
 
@@ -121,9 +117,15 @@ function collectedMemory(): MemoryUsage {
 }
 
 async function main(): Promise<void> {
-  const kind = process.argv[2];
-  if (kind !== 'sluice' && kind !== 'raw') throw new Error('usage: server-process sluice|raw');
-  const target = kind === 'sluice' ? sluiceTarget() : rawTarget();
+  const targets: Record<string, () => Target> = {
+    sluice: sluiceTarget,
+    raw: rawTarget,
+    'better-sse': betterSseTarget,
+    hono: honoTarget,
+  };
+  const make = targets[process.argv[2] ?? ''];
+  if (!make) throw new Error(`usage: server-process ${Object.keys(targets).join('|')}`);
+  const target = make();
   const url = await target.listen();
   serveCommands<ServerCommand>(
     {
