@@ -118,17 +118,25 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
   // Sockets and whether a request is in flight on them: at shutdown, a socket without one
   // (idle keep-alive, or opened speculatively by a client pool and never used) is closed at
   // once; Node's closeIdleConnections() does not see sockets that never sent a request.
+  // The listeners are shared, not closures per socket and per request ('close' fires once,
+  // so `on` is enough and skips the wrapper `once` makes): they are held for the life of
+  // every stream.
   const busy = new Map<Socket, number>();
+  function socketClosed(this: Socket): void {
+    busy.delete(this);
+  }
+  function requestClosed(this: http.ServerResponse): void {
+    const socket = this.req.socket;
+    const requests = busy.get(socket);
+    if (requests !== undefined) busy.set(socket, Math.max(0, requests - 1));
+  }
   server.on('connection', (socket: Socket) => {
     busy.set(socket, 0);
-    socket.once('close', () => busy.delete(socket));
+    socket.on('close', socketClosed);
   });
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const socket = req.socket;
-    busy.set(socket, (busy.get(socket) ?? 0) + 1);
-    res.once('close', () => {
-      if (busy.has(socket)) busy.set(socket, Math.max(0, busy.get(socket)! - 1));
-    });
+    busy.set(req.socket, (busy.get(req.socket) ?? 0) + 1);
+    res.on('close', requestClosed);
   });
   const closeIdleSockets = () => {
     for (const [socket, requests] of busy) if (requests === 0) socket.destroy();
