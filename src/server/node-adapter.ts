@@ -77,7 +77,8 @@ async function serve(
     inFlight?.delete(controller);
     if (!res.writableFinished) controller.abort(new SluiceError('aborted', 'Client disconnected'));
   };
-  res.once('close', onClose);
+  // `on`, not `once`: 'close' fires once, and `once` adds a wrapper per stream.
+  res.on('close', onClose);
   const context: RequestContext = {
     signal,
     remoteAddress: req.socket.remoteAddress,
@@ -174,7 +175,7 @@ function writeSseDirect(
 ): Promise<void> {
   return new Promise((resolve) => {
     const pump = start(new NodeSseSink(res, resolve));
-    res.once('close', () => {
+    res.on('close', () => {
       // Also runs after a normal end (then cancel does nothing): no new error per stream.
       pump.cancel(CLIENT_DISCONNECTED);
       resolve();
