@@ -85,13 +85,38 @@ export function getLastEventId(request: Request): string | undefined {
  */
 export function sseHeaders(httpVersion?: string, extra?: HeadersInit, request?: Request): Headers {
   const headers = new Headers(extra);
-  const clientCloses = /\bclose\b/i.test(request?.headers.get('connection') ?? '');
-  headers.set('content-type', 'text/event-stream; charset=utf-8');
-  headers.set('cache-control', 'no-cache, no-transform');
-  headers.set('x-accel-buffering', 'no');
-  if (httpVersion?.startsWith('1') && !clientCloses) headers.set('connection', 'keep-alive');
+  for (const [name, value] of SSE_HEADER_PAIRS) headers.set(name, value);
+  if (keepsConnection(httpVersion, request)) headers.set('connection', 'keep-alive');
   else headers.delete('connection');
   return headers;
+}
+
+function keepsConnection(httpVersion?: string, request?: Request): boolean {
+  return (
+    httpVersion?.startsWith('1') === true &&
+    !/\bclose\b/i.test(request?.headers.get('connection') ?? '')
+  );
+}
+
+type HeaderPairs = readonly (readonly [string, string])[];
+const SSE_HEADER_PAIRS: HeaderPairs = [
+  ['content-type', 'text/event-stream; charset=utf-8'],
+  ['cache-control', 'no-cache, no-transform'],
+  ['x-accel-buffering', 'no'],
+];
+const SSE_KEEP_ALIVE_PAIRS: HeaderPairs = [...SSE_HEADER_PAIRS, ['connection', 'keep-alive']];
+
+/**
+ * `sseHeaders()` as a Response's init takes them. Without extra headers these are constant
+ * pairs, which the Response copies once: no Headers object made only to be copied.
+ */
+function sseHeadersInit(
+  httpVersion?: string,
+  extra?: HeadersInit,
+  request?: Request,
+): Headers | HeaderPairs {
+  if (extra !== undefined) return sseHeaders(httpVersion, extra, request);
+  return keepsConnection(httpVersion, request) ? SSE_KEEP_ALIVE_PAIRS : SSE_HEADER_PAIRS;
 }
 
 /**
@@ -128,7 +153,7 @@ export function createSseResponse<T = SseChunk>(
   const { body, direct } = createSse(source, options);
   const init = {
     status: options.status ?? 200,
-    headers: sseHeaders(options.httpVersion, options.headers, options.request),
+    headers: sseHeadersInit(options.httpVersion, options.headers, options.request) as HeadersInit,
   };
   // A status that cannot have a body fails here, as a Response given the stream would.
   const response = NULL_BODY_STATUSES.has(init.status)

@@ -47,6 +47,13 @@ describe('createSseResponse', () => {
       request: new Request('http://x/e', { headers: { connection: 'close' } }),
     });
     expect(closing.headers.get('connection')).toBeNull();
+    const plainH2 = createSseResponse(countingSource().iterable, { httpVersion: '2.0' });
+    expect(plainH2.headers.get('connection')).toBeNull();
+    expect(plainH2.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    // Each response has headers of its own, even when built from the same constant pairs.
+    h1.headers.set('x-mine', '1');
+    expect(createSseResponse(countingSource().iterable).headers.get('x-mine')).toBeNull();
+    await plainH2.body?.cancel();
     await closing.body?.cancel();
     await h1.body?.cancel();
     await h2.body?.cancel();
