@@ -17,6 +17,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import { Readable } from 'node:stream';
 import { READ_BOUNDED, type BoundedBodyReader } from '../core/read-bounded.js';
 import { SluiceError } from '../core/errors.js';
+import { DIRECT_SSE_SERVER } from '../sse/response.js';
 
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
 
@@ -190,6 +191,9 @@ Object.defineProperty(NodeRequestView.prototype, Symbol.toStringTag, { value: 'R
 Object.setPrototypeOf(NodeRequestView.prototype, Request.prototype);
 
 /** `req` as a Web `Request` whose signal is `signal` (see the file comment). */
+// The adapter claims SSE responses and writes them to the socket itself (sse/response.ts).
+Object.defineProperty(NodeRequestView.prototype, DIRECT_SSE_SERVER, { value: true });
+
 export function toRequest(req: NodeRequest, signal: AbortSignal): Request {
   return new NodeRequestView(req, signal) as unknown as Request;
 }

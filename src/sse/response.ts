@@ -135,6 +135,17 @@ export interface DirectSse {
 
 const DIRECT = Symbol.for('sluice.sse.direct');
 
+/**
+ * Set (to true) on requests whose server claims SSE responses with `claimDirectSse` and
+ * never reads their Web body: sluice's Node adapter marks its request views with it. Only
+ * for those does `createSseResponse` return a Response whose body stream is made lazily;
+ * any other server gets an ordinary Response with its stream. Why opt-in: a server may
+ * replace the global `Response` with a class of its own and read a Response through its
+ * own fields rather than through `body` (@hono/node-server does), which a Response built
+ * without a body would then answer with an empty one.
+ */
+export const DIRECT_SSE_SERVER = Symbol.for('sluice.sse.directServer');
+
 export function claimDirectSse(
   response: Response,
 ): ((sink: SseSink) => SseStreamControl) | undefined {
@@ -143,8 +154,9 @@ export function claimDirectSse(
 }
 
 /**
- * The Response's body stream is made only if something reads the body
- * (lazy-body-response.ts): the Node adapter writes the events to the socket instead.
+ * Under sluice's Node adapter (`DIRECT_SSE_SERVER`), the Response's body stream is made only
+ * if something reads the body (lazy-body-response.ts): the adapter writes the events to the
+ * socket instead.
  */
 export function createSseResponse<T = SseChunk>(
   source: SseSource<T>,
@@ -156,9 +168,10 @@ export function createSseResponse<T = SseChunk>(
     headers: sseHeadersInit(options.httpVersion, options.headers, options.request) as HeadersInit,
   };
   // A status that cannot have a body fails here, as a Response given the stream would.
-  const response = NULL_BODY_STATUSES.has(init.status)
-    ? new Response(body(), init)
-    : new LazyBodyResponse(body, init);
+  const lazy =
+    (options.request as { [DIRECT_SSE_SERVER]?: boolean } | undefined)?.[DIRECT_SSE_SERVER] ===
+      true && !NULL_BODY_STATUSES.has(init.status);
+  const response = lazy ? new LazyBodyResponse(body, init) : new Response(body(), init);
   Object.defineProperty(response, DIRECT, { value: direct });
   return response;
 }

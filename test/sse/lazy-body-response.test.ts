@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LazyBodyResponse } from '../../src/sse/lazy-body-response.js';
-import { claimDirectSse, createSseResponse } from '../../src/sse/response.js';
+import { DIRECT_SSE_SERVER, claimDirectSse, createSseResponse } from '../../src/sse/response.js';
 import type { SseFields } from '../../src/sse/encoder.js';
 import type { SseSink } from '../../src/sse/sse-pump.js';
 
@@ -11,11 +11,33 @@ async function* three(): AsyncGenerator<SseFields> {
 
 const TEXT = ': ok\nid: 1\ndata: event 1\n\nid: 2\ndata: event 2\n\nid: 3\ndata: event 3\n\n';
 
+/** A request from a server that claims SSE responses directly (as sluice's Node adapter). */
+function directRequest(): Request {
+  return Object.assign(new Request('http://x/events'), { [DIRECT_SSE_SERVER]: true });
+}
+
 function sse(): Response {
-  return createSseResponse(three(), { keepAlive: null, headers: { 'x-extra': 'yes' } });
+  return createSseResponse(three(), {
+    keepAlive: null,
+    headers: { 'x-extra': 'yes' },
+    request: directRequest(),
+  });
 }
 
 describe('the Response of createSseResponse', () => {
+  it('is lazy only for a server that claims SSE responses directly', async () => {
+    expect(sse()).toBeInstanceOf(LazyBodyResponse);
+    const plain = createSseResponse(three(), { keepAlive: null });
+    expect(plain).not.toBeInstanceOf(LazyBodyResponse);
+    expect(await plain.text()).toBe(TEXT);
+    const other = createSseResponse(three(), {
+      keepAlive: null,
+      request: new Request('http://x/events'),
+    });
+    expect(other).not.toBeInstanceOf(LazyBodyResponse);
+    await other.body?.cancel();
+  });
+
   it('is an ordinary Response to anyone who reads it through its members', async () => {
     const response = sse();
     expect(response).toBeInstanceOf(Response);
