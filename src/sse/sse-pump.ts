@@ -277,9 +277,11 @@ export class SsePump<T = SseChunk> {
     clearTimeout(this.#stallTimer);
     for (const signal of this.#options.signals) signal.removeEventListener('abort', this.#abort);
     this.#done?.abort(error ?? endedReason(reason));
-    if (reason !== 'end' && reason !== 'error') {
-      // The source did not finish by itself: release it. A pending next() is woken by the
-      // source's own signal (`context.signal`), which `done` just aborted.
+    if (reason !== 'end') {
+      // The source did not finish by itself, or failed, or the pump failed the stream (an
+      // item that could not be encoded): release it either way; return() after a source's
+      // own failure is harmless. A pending next() is woken by the source's own signal
+      // (`context.signal`), which `done` just aborted.
       this.#iterator.return?.().catch(() => undefined);
     }
     this.#onFinished?.();

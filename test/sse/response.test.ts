@@ -212,6 +212,24 @@ describe('createSseResponse', () => {
     expect(unread.after.reason).toBe(left);
   });
 
+  it('releases a signal-free broker subscription when an item cannot be encoded', async () => {
+    const broker = createMemoryBroker();
+    const response = createSseResponse(() => broker.subscribe('c'), {
+      keepAlive: null,
+      map: (item) => {
+        if (item.type !== 'message') return {};
+        return { id: item.message.id, data: JSON.stringify(item.message.data) };
+      },
+    });
+    const text = new Response(response.body).text();
+    await tick();
+    expect(broker.stats().subscribers).toBe(1);
+    await broker.publish('c', { data: 1n }); // JSON.stringify throws on a BigInt
+    await expect(text).rejects.toThrow();
+    expect(broker.stats().subscribers).toBe(0);
+    await broker.close();
+  });
+
   it('rejects an invalid retry value with a coded error', () => {
     expect(() => createSseResponse(countingSource().iterable, { retry: -1 })).toThrow(/retry/);
   });
