@@ -99,7 +99,10 @@ export interface Broker {
   publish(channel: string, input: PublishInput): Promise<string>;
   /**
    * Live messages (after a replay of history when `since` is given). Iteration ends when the
-   * signal aborts, the consumer breaks out, or the broker closes.
+   * signal aborts, the consumer breaks out, or the broker closes. `return()` ends it at once,
+   * even while a `next()` is pending (that `next()` then resolves done): the SSE stream ends
+   * channel subscriptions that way and passes no signal, so a subscription written as a
+   * plain async generator (whose `return()` waits for the pending `next()`) does not qualify.
    *
    * The subscription starts when `subscribe()` returns, not at the first `next()`: a message
    * this broker publishes afterwards is delivered. Replay and live hand over without loss or

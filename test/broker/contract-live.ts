@@ -98,6 +98,18 @@ export function liveContract(context: ContractContext): void {
   });
 
   describe('teardown', () => {
+    it('ends a subscription at once on return(), even with a next() pending', async () => {
+      const broker = await make();
+      const channel = uniqueChannel();
+      const iterator = broker.subscribe(channel)[Symbol.asyncIterator]();
+      const pending = iterator.next();
+      await iterator.return?.();
+      // Settled without any further message: the SSE stream ends subscriptions this way.
+      await expect(pending).resolves.toEqual({ done: true, value: undefined });
+      await broker.publish(channel, { data: 'after' });
+      await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined });
+    });
+
     it('breaking out of for-await ends the subscription', async () => {
       const broker = await make();
       const channel = uniqueChannel();
