@@ -1,10 +1,11 @@
 /**
  * A real `Response` (instanceof, status, headers) whose body stream is built only when
- * something reads the body. `createSseResponse` returns one: the Node adapter never reads
- * the body, it claims the stream and writes it to the socket itself (`claimDirectSse`), so
- * a Web `ReadableStream` per SSE response would be made for nothing. On Node 20 that
- * stream costs 10–15 µs to make and about 2 KB of heap for the life of the connection, on
- * every LLM answer and every idle subscriber.
+ * something reads the body. `createSseResponse` returns one for requests from sluice's own
+ * Node adapter (`DIRECT_SSE_SERVER` in response.ts), which never reads the body: it claims
+ * the stream and writes it to the socket itself (`claimDirectSse`), so a Web
+ * `ReadableStream` per SSE response would be made for nothing. On Node 20 that stream costs
+ * 10–15 µs to make and about 2 KB of heap for the life of the connection, on every LLM
+ * answer and every idle subscriber.
  *
  * How: the Response is constructed without a body, and every member that touches the body
  * (`body`, `bodyUsed`, `text()`, `json()`, `arrayBuffer()`, `blob()`, `formData()`,
