@@ -77,8 +77,11 @@ export class SsePump<T = SseChunk> {
   #full = false;
   #finished = false;
   #draining = false;
-  /** Events encoded during one drain, sent in one write when it ends (see `#runPolling`). */
+  /** SSE text not yet written: sent in one write at the end of the tick (see `#flushSoon`). */
   #batch = '';
+  #flushQueued = false;
+  /** The polling path's check after a deferred flush: a full sink stops the polling. */
+  #afterFlush: (() => void) | undefined;
   #onFinished: (() => void) | undefined;
 
   constructor(
@@ -105,8 +108,10 @@ export class SsePump<T = SseChunk> {
     const { signals, retry, keepAlive } = this.#options;
     if (signals.some((s) => s.aborted)) return this.#abort();
     for (const signal of signals) signal.addEventListener('abort', this.#abort, { once: true });
-    // The first bytes go out at once, so proxies and clients see the stream open.
-    this.#write(encodeUtf8(retry !== null ? encodeRetry(retry) : encodeComment('ok')));
+    // The first bytes go out in this tick, so proxies and clients see the stream open; an
+    // event that is ready in the same tick (an LLM's first token) shares their write.
+    this.#batch = retry !== null ? encodeRetry(retry) : encodeComment('ok');
+    this.#flushSoon();
     if (keepAlive !== null) {
       this.#keepAliveTimer = setInterval(() => {
         // A full sink gets no keepalives: they would only grow its buffer.
@@ -137,8 +142,9 @@ export class SsePump<T = SseChunk> {
    * The synchronous path (core/pollable.ts): items that are ready are encoded at once, from
    * inside the producer's call, until the source runs dry or the sink is full; then the pump
    * waits for the source's "readable" call or for the sink's room. No promise per item.
-   * The events of one drain go out in one write (`#batch`): an LLM generation's finish
-   * chunk, `[DONE]` and the end of the body leave in one packet instead of three.
+   * What the drains of one tick encode goes out in one write (`#flushSoon`): the tokens of
+   * one upstream read, or an LLM generation's finish chunk, `[DONE]` and the end of the
+   * body, leave in one packet instead of one each.
    */
   #runPolling(source: PollableIterator<T>): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -157,19 +163,22 @@ export class SsePump<T = SseChunk> {
             if (result.done) return this.#end();
             if (!this.#deliver(result.value)) return;
           }
-          this.#flushBatch();
-          if (this.#full && !this.#finished) {
-            source.onReadable(undefined);
-            void this.#sink.ready().then(() => {
-              if (this.#finished) return;
-              this.#roomAgain();
-              source.onReadable(drain);
-              drain();
-            });
-          }
         } finally {
           this.#draining = false;
         }
+        if (this.#batch === '') this.#afterFlush?.();
+        else this.#flushSoon();
+      };
+      // A full sink (found by a write) stops the polling until it has room again.
+      this.#afterFlush = () => {
+        if (!this.#full || this.#finished) return;
+        source.onReadable(undefined);
+        void this.#sink.ready().then(() => {
+          if (this.#finished) return;
+          this.#roomAgain();
+          source.onReadable(drain);
+          drain();
+        });
       };
       source.onReadable(drain);
       drain();
@@ -189,16 +198,36 @@ export class SsePump<T = SseChunk> {
       return false;
     }
     if (text === undefined) {
-      this.#flushBatch();
       this.#write(chunk as Uint8Array);
     } else if (this.#draining) {
       this.#batch += text;
       if (this.#batch.length >= BATCH_LIMIT) this.#flushBatch();
     } else {
-      this.#writeText(text);
+      // The await-per-item path writes at once, with anything still pending ahead of it.
+      this.#batch += text;
+      this.#flushBatch();
     }
     return true;
   }
+
+  /**
+   * Writes the pending text at the end of the current tick: after every microtask, so that
+   * what a producer publishes across several awaits in one tick shares a write. Node's
+   * `process.nextTick` runs there; elsewhere a microtask is the nearest equivalent. The
+   * batch stays bounded: past BATCH_LIMIT it is written at once.
+   */
+  #flushSoon(): void {
+    if (this.#flushQueued || this.#batch === '') return;
+    this.#flushQueued = true;
+    defer(this.#deferredFlush);
+  }
+
+  readonly #deferredFlush = (): void => {
+    this.#flushQueued = false;
+    if (this.#finished) return;
+    this.#flushBatch();
+    this.#afterFlush?.();
+  };
 
   #flushBatch(): void {
     if (this.#batch === '') return;
@@ -232,6 +261,7 @@ export class SsePump<T = SseChunk> {
   }
 
   #write(bytes: Uint8Array): void {
+    this.#flushBatch(); // text still pending goes first: order is kept
     this.#afterWrite(this.#sink.write(bytes));
   }
 
@@ -326,6 +356,13 @@ function endedReason(reason: SseCloseReason): SluiceError {
 function reportHookError(error: unknown): void {
   console.error('sluice: an SSE onClose hook threw', error);
 }
+
+/** Runs `task` at the end of the current tick (see `SsePump.#flushSoon`). */
+const nodeProcess = (globalThis as { process?: { nextTick?: (task: () => void) => void } }).process;
+const defer = (task: () => void): void => {
+  if (nodeProcess?.nextTick) nodeProcess.nextTick(task);
+  else queueMicrotask(task);
+};
 
 export function unref(timer: unknown): void {
   if (typeof timer === 'object' && timer !== null && 'unref' in timer) {

@@ -200,6 +200,97 @@ describe('events that are ready together', () => {
     return { source, release };
   }
 
+  /**
+   * A pollable source fed by hand: `add()` makes one more event ready and `end()` the end,
+   * each calling the pump back, as a producer does with every publish.
+   */
+  function steppedSource(ready: SseFields[] = []) {
+    const items = [...ready];
+    let ended = false;
+    let readable: (() => void) | undefined;
+    const source: PollableIterator<SseFields> & AsyncIterable<SseFields> = {
+      poll: () => {
+        if (items.length > 0) return { done: false, value: items.shift()! };
+        return ended ? { done: true, value: undefined } : undefined;
+      },
+      onReadable: (listener) => (readable = listener),
+      next: () => Promise.reject(new Error('polled only')),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    return {
+      source,
+      add(item: SseFields) {
+        items.push(item);
+        readable?.();
+      },
+      end() {
+        ended = true;
+        readable?.();
+      },
+    };
+  }
+
+  /** A server answering every request with `source`, counting the socket writes. */
+  async function countingServer(source: AsyncIterable<SseFields>) {
+    const counter = { socketWrites: 0 };
+    const handle = toNodeHandler(() => createSseResponse(source, { keepAlive: null }));
+    const server = http.createServer((req, res) => {
+      const socket = req.socket as net.Socket & {
+        _write: (...args: unknown[]) => void;
+        _writev: (...args: unknown[]) => void;
+      };
+      for (const name of ['_write', '_writev'] as const) {
+        const original = socket[name].bind(socket);
+        socket[name] = (...args: unknown[]) => {
+          counter.socketWrites++;
+          original(...args);
+        };
+      }
+      handle(req, res);
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    sockets.push(socket);
+    socket.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n');
+    const opened = new Promise((resolve) => socket.once('data', resolve));
+    return { counter, opened, response: readChunkedResponse(socket) };
+  }
+
+  it('published one by one across awaits in one tick, leave in one write with the end', async () => {
+    const stepped = steppedSource();
+    const { counter, opened, response } = await countingServer(stepped.source);
+    await opened;
+    expect(counter.socketWrites).toBe(1); // the headers with the opening comment
+    // As an LLM generation ends: its finish chunk, an await, `[DONE]`, an await, the end.
+    stepped.add({ id: '1', data: 'finish' });
+    await Promise.resolve();
+    stepped.add({ id: '2', data: '[DONE]' });
+    await Promise.resolve();
+    stepped.end();
+    expect(Buffer.concat((await response).chunks).toString()).toBe(
+      ': ok\nid: 1\ndata: finish\n\nid: 2\ndata: [DONE]\n\n',
+    );
+    expect(counter.socketWrites).toBe(2);
+  });
+
+  it('the opening comment shares its write with an event that is ready at the start', async () => {
+    const stepped = steppedSource([{ id: '1', data: 'first token' }]);
+    const { counter, opened, response } = await countingServer(stepped.source);
+    await opened;
+    expect(counter.socketWrites).toBe(1);
+    stepped.add({ id: '2', data: 'second' });
+    await new Promise((resolve) => setTimeout(resolve, 20)); // a later tick: its own write
+    expect(counter.socketWrites).toBe(2);
+    stepped.end();
+    expect(Buffer.concat((await response).chunks).toString()).toBe(
+      ': ok\nid: 1\ndata: first token\n\nid: 2\ndata: second\n\n',
+    );
+    expect(counter.socketWrites).toBe(3);
+  });
+
   it('leave with the end of the body in one socket write, well framed', async () => {
     let socketWrites = 0;
     const { source, release } = heldSource([
