@@ -80,8 +80,9 @@ export class SsePump<T = SseChunk> {
   /** SSE text not yet written: sent in one write at the end of the tick (see `#flushSoon`). */
   #batch = '';
   #flushQueued = false;
-  /** The polling path's check after a deferred flush: a full sink stops the polling. */
-  #afterFlush: (() => void) | undefined;
+  /** The polling path's source and its drain (see `#runPolling`). */
+  #polled: PollableIterator<T> | undefined;
+  #drain: (() => void) | undefined;
   #onFinished: (() => void) | undefined;
 
   constructor(
@@ -166,22 +167,26 @@ export class SsePump<T = SseChunk> {
         } finally {
           this.#draining = false;
         }
-        if (this.#batch === '') this.#afterFlush?.();
+        if (this.#batch === '') this.#afterFlush();
         else this.#flushSoon();
       };
-      // A full sink (found by a write) stops the polling until it has room again.
-      this.#afterFlush = () => {
-        if (!this.#full || this.#finished) return;
-        source.onReadable(undefined);
-        void this.#sink.ready().then(() => {
-          if (this.#finished) return;
-          this.#roomAgain();
-          source.onReadable(drain);
-          drain();
-        });
-      };
+      this.#polled = source;
+      this.#drain = drain;
       source.onReadable(drain);
       drain();
+    });
+  }
+
+  /** On the polling path, a full sink (found by a write) stops the polling until it has room. */
+  #afterFlush(): void {
+    const source = this.#polled;
+    if (!source || !this.#full || this.#finished) return;
+    source.onReadable(undefined);
+    void this.#sink.ready().then(() => {
+      if (this.#finished) return;
+      this.#roomAgain();
+      source.onReadable(this.#drain);
+      this.#drain!();
     });
   }
 
@@ -226,7 +231,7 @@ export class SsePump<T = SseChunk> {
     this.#flushQueued = false;
     if (this.#finished) return;
     this.#flushBatch();
-    this.#afterFlush?.();
+    this.#afterFlush();
   };
 
   #flushBatch(): void {
