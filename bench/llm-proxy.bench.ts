@@ -19,6 +19,7 @@ import path from 'node:path';
 import type { BenchSection } from './harness.js';
 import { Child, stopInOrder } from './fanout/child.js';
 import type { ClientCommand, ClientReply, ServerCommand, ServerReply } from './llm/protocol.js';
+import { gcPausesBetween, type GcPauses } from './shared/gc-pauses.js';
 import {
   report,
   startRateOf,
@@ -67,9 +68,10 @@ interface Processes {
 /** Every path, in the order of the first run; later runs rotate it. */
 const PATHS: readonly Path[] = ['direct', 'floor', 'proxied'];
 
-async function cpu(server: Server): Promise<number> {
-  const { user, system } = await server.ask({ type: 'cpu' }, 'cpu');
-  return user + system;
+/** A server's CPU time so far (µs) and its GC pauses (running totals). */
+async function usage(server: Server): Promise<{ cpu: number; gc: GcPauses }> {
+  const { user, system, gc } = await server.ask({ type: 'cpu' }, 'cpu');
+  return { cpu: user + system, gc };
 }
 
 /**
@@ -127,19 +129,20 @@ async function measure(
   const startRate = startRateOf(scenario, LLM_PROXY_DEFAULTS.maxStartRate);
   const window = (clients * 1000) / startRate + pacing.ttftMs + (pacing.tokens * 1000) / pacing.tps;
   const timeout = window + 30_000;
-  const [proxyBefore, upstreamBefore] = await Promise.all([cpu(proxy), cpu(upstream)]);
+  const [proxyBefore, upstreamBefore] = await Promise.all([usage(proxy), usage(upstream)]);
   const figures = await client.ask(
     { type: 'run', url: urls[where], clients, startRate, pacing, timeout },
     'done',
     timeout + 10_000,
   );
-  const [proxyAfter, upstreamAfter] = await Promise.all([cpu(proxy), cpu(upstream)]);
+  const [proxyAfter, upstreamAfter] = await Promise.all([usage(proxy), usage(upstream)]);
   await new Promise((resolve) => setTimeout(resolve, LLM_PROXY_DEFAULTS.settleMs));
   const { type: _type, ...rest } = figures;
   return {
     ...rest,
-    proxyCpu: proxyAfter - proxyBefore,
-    upstreamCpu: upstreamAfter - upstreamBefore,
+    proxyCpu: proxyAfter.cpu - proxyBefore.cpu,
+    proxyGc: gcPausesBetween(proxyBefore.gc, proxyAfter.gc),
+    upstreamCpu: upstreamAfter.cpu - upstreamBefore.cpu,
   };
 }
 

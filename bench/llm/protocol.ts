@@ -5,6 +5,7 @@
  * arrival, directly from the upstream or after sluice re-emitted it, so both paths are
  * timed by the same clock against the same event.
  */
+import type { GcPauses } from '../shared/gc-pauses.js';
 
 /** One generation shape: `tokens` content tokens at `tps` per second after `ttftMs`. */
 export interface Pacing {
@@ -20,7 +21,7 @@ export type ServerCommand =
 export type ServerReply =
   | { type: 'listening'; url: string }
   | { type: 'configured' }
-  | { type: 'cpu'; user: number; system: number }
+  | { type: 'cpu'; user: number; system: number; gc: GcPauses }
   | { type: 'error'; message: string };
 
 /** Parent -> client-load process: one run of `clients` concurrent generations. */

@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { fmt, median, table } from '../harness.js';
+import type { GcPauses } from '../shared/gc-pauses.js';
 import type { Pacing, RunFigures } from './protocol.js';
 
 export interface LlmProxyScenario extends Pacing {
@@ -17,6 +18,8 @@ export type Path = 'direct' | 'floor' | 'proxied';
 export interface RunResult extends RunFigures {
   /** CPU time during the run of the path's proxy (sluice's on the direct path) and the upstream, µs. */
   proxyCpu: number;
+  /** GC pauses of the path's proxy during the run. */
+  proxyGc: GcPauses;
   upstreamCpu: number;
 }
 
@@ -62,10 +65,19 @@ function summary(runs: RunResult[]) {
     proxyCore: pick((r) => r.proxyCpu / 1000 / (r.endedAt - r.startedAt)),
     upstreamCpu: pick((r) => r.upstreamCpu / Math.max(1, r.tokens)),
     clientCpu: pick((r) => r.cpuMicros / Math.max(1, r.tokens)),
+    gcPauses: pick((r) => r.proxyGc.count),
+    gcMs: pick((r) => r.proxyGc.totalMs),
+    gcAtLeast2Ms: pick((r) => r.proxyGc.atLeast2Ms),
+    gcAtLeast5Ms: pick((r) => r.proxyGc.atLeast5Ms),
     failed: runs.reduce((sum, r) => sum + r.failed, 0),
     firstError: runs.find((r) => r.firstError !== undefined)?.firstError,
   };
 }
+
+/** A path's GC pauses per run (medians): how many, how long in all, how many ≥ 2 and ≥ 5 ms. */
+const gcNote = (s: Summary) =>
+  `${fmt(s.gcPauses, 0)} (${fmt(s.gcMs, 1)} ms in all; ${fmt(s.gcAtLeast2Ms, 0)} of ≥ 2 ms, ` +
+  `${fmt(s.gcAtLeast5Ms, 0)} of ≥ 5 ms)`;
 
 const count = (n: number, noun: string) =>
   `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
@@ -116,7 +128,8 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
           ? ''
           : ` Tokens after every generation's first one (no ramp): p99 ${fmt(direct.tokenP99Steady)} ms ` +
             `direct, ${fmt(floor.tokenP99Steady)} ms via the pipe proxy, ` +
-            `${fmt(proxied.tokenP99Steady)} ms via sluice.`),
+            `${fmt(proxied.tokenP99Steady)} ms via sluice.`) +
+        ` GC pauses per run: ${gcNote(proxied)} in sluice's process, ${gcNote(floor)} in the pipe proxy's.`,
     );
     for (const s of [direct, floor, proxied]) if (s.firstError) errors.push(s.firstError);
   }
@@ -178,7 +191,10 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
       '`process.cpuUsage()` over IPC before and after each run) is divided by the tokens ' +
       'delivered, so it includes each generation\u2019s setup (which weighs most at 10 ' +
       'tokens per generation) and, at 1 generation, mostly the fixed cost of waking up per ' +
-      'token; "core" is the proxy\u2019s CPU time over the run\u2019s wall time. ' +
+      'token; "core" is the proxy\u2019s CPU time over the run\u2019s wall time. GC pauses ' +
+      '(bullets) are the proxy process\u2019s `gc` performance entries during the run, ' +
+      'counted over the same IPC readings; each one stops its event loop, so a pause of ' +
+      'several ms delays every token that arrives in it. ' +
       `Scenarios: ${scenarios}. Medians of ${runs} runs per path (after one warm-up run ` +
       'each), the order of the three paths rotating every run; "failed" counts generations that did not end with ' +
       'every token and `[DONE]`, summed over the runs. All processes share the same 2 ' +

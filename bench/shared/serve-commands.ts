@@ -3,6 +3,7 @@
  * `Child`): replies, failures reported as `error` replies so the parent's `ask` fails
  * loudly instead of timing out, and the command loop every helper runs.
  */
+import { gcPauses } from './gc-pauses.js';
 
 /** Sends one reply to the parent; typed per process as `sendReply<TheirReply>`. */
 export function sendReply<Reply extends { type: string }>(reply: Reply): void {
@@ -14,10 +15,13 @@ export function sendError(error: unknown): void {
   sendReply({ type: 'error', message: error instanceof Error ? error.message : String(error) });
 }
 
-/** Answers a `cpu` command: this process's CPU time so far (user + system, every thread), µs. */
+/**
+ * Answers a `cpu` command: this process's CPU time so far (user + system, every thread), µs,
+ * and its GC pauses since the first such command (see gc-pauses.ts).
+ */
 export function sendCpu(): void {
   const { user, system } = process.cpuUsage();
-  sendReply({ type: 'cpu', user, system });
+  sendReply({ type: 'cpu', user, system, gc: gcPauses() });
 }
 
 type Handlers<Command extends { type: string }> = {
