@@ -292,41 +292,19 @@ describe('events that are ready together', () => {
   });
 
   it('leave with the end of the body in one socket write, well framed', async () => {
-    let socketWrites = 0;
     const { source, release } = heldSource([
       { id: '1', data: 'one' },
       { id: '2', data: 'zwei 😀' },
       { data: '[DONE]' },
     ]);
-    const handle = toNodeHandler(() => createSseResponse(source, { keepAlive: null }));
-    const server = http.createServer((req, res) => {
-      const socket = req.socket as net.Socket & {
-        _write: (...args: unknown[]) => void;
-        _writev: (...args: unknown[]) => void;
-      };
-      for (const name of ['_write', '_writev'] as const) {
-        const original = socket[name].bind(socket);
-        socket[name] = (...args: unknown[]) => {
-          socketWrites++;
-          original(...args);
-        };
-      }
-      handle(req, res);
-    });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
-    sockets.push(socket);
-    socket.write('GET /events HTTP/1.1\r\nHost: x\r\n\r\n');
-    const opened = new Promise((resolve) => socket.once('data', resolve));
-    const response = readChunkedResponse(socket);
+    const { counter, opened, response } = await countingServer(source);
     await opened;
-    expect(socketWrites).toBe(1); // the headers with the opening comment
+    expect(counter.socketWrites).toBe(1); // the headers with the opening comment
     release();
     expect(Buffer.concat((await response).chunks).toString()).toBe(
       ': ok\nid: 1\ndata: one\n\nid: 2\ndata: zwei 😀\n\ndata: [DONE]\n\n',
     );
     // The three events and the body's terminator: one write.
-    expect(socketWrites).toBe(2);
+    expect(counter.socketWrites).toBe(2);
   });
 });
