@@ -80,6 +80,8 @@ export class SsePump<T = SseChunk> {
   /** SSE text not yet written: sent in one write at the end of the tick (see `#flushSoon`). */
   #batch = '';
   #flushQueued = false;
+  /** The sink's `ready()`, taken when a write found it full (see `#afterWrite`). */
+  #room: Promise<void> | undefined;
   /** The polling path's source and its drain (see `#runPolling`). */
   #polled: PollableIterator<T> | undefined;
   #drain: (() => void) | undefined;
@@ -123,7 +125,7 @@ export class SsePump<T = SseChunk> {
     if (isPollable(this.#iterator)) return this.#runPolling(this.#iterator);
     while (!this.#finished) {
       if (this.#full) {
-        await this.#sink.ready();
+        await this.#room;
         this.#roomAgain();
         continue;
       }
@@ -167,8 +169,7 @@ export class SsePump<T = SseChunk> {
         } finally {
           this.#draining = false;
         }
-        if (this.#batch === '') this.#afterFlush();
-        else this.#flushSoon();
+        this.#flushSoon();
       };
       this.#polled = source;
       this.#drain = drain;
@@ -177,17 +178,12 @@ export class SsePump<T = SseChunk> {
     });
   }
 
-  /** On the polling path, a full sink (found by a write) stops the polling until it has room. */
-  #afterFlush(): void {
-    const source = this.#polled;
-    if (!source || !this.#full || this.#finished) return;
-    source.onReadable(undefined);
-    void this.#sink.ready().then(() => {
-      if (this.#finished) return;
-      this.#roomAgain();
-      source.onReadable(this.#drain);
-      this.#drain!();
-    });
+  /** The polling path, once the full sink has room again: polling resumes. */
+  #resumePolling(): void {
+    if (this.#finished) return;
+    this.#roomAgain();
+    this.#polled!.onReadable(this.#drain);
+    this.#drain!();
   }
 
   /** Encodes and writes one item; false when encoding failed (the stream is then failed). */
@@ -216,10 +212,12 @@ export class SsePump<T = SseChunk> {
   }
 
   /**
-   * Writes the pending text at the end of the current tick: after every microtask, so that
-   * what a producer publishes across several awaits in one tick shares a write. Node's
-   * `process.nextTick` runs there; elsewhere a microtask is the nearest equivalent. The
-   * batch stays bounded: past BATCH_LIMIT it is written at once.
+   * Writes the pending text at the end of the current tick, with `process.nextTick` (a
+   * microtask elsewhere). Scheduled from a promise job, that is after the promise jobs queued
+   * behind it, so what a producer publishes across several awaits shares a write (an LLM
+   * generation's finish chunk, `[DONE]` and the end); scheduled from an I/O callback, it runs
+   * before that callback's promise jobs, which then write on their own. The batch stays
+   * bounded: past BATCH_LIMIT it is written at once.
    */
   #flushSoon(): void {
     if (this.#flushQueued || this.#batch === '') return;
@@ -231,7 +229,6 @@ export class SsePump<T = SseChunk> {
     this.#flushQueued = false;
     if (this.#finished) return;
     this.#flushBatch();
-    this.#afterFlush();
   };
 
   #flushBatch(): void {
@@ -248,6 +245,7 @@ export class SsePump<T = SseChunk> {
 
   #roomAgain(): void {
     this.#full = false;
+    this.#room = undefined;
     clearTimeout(this.#stallTimer);
     this.#stallTimer = undefined;
   }
@@ -270,10 +268,21 @@ export class SsePump<T = SseChunk> {
     this.#afterWrite(this.#sink.write(bytes));
   }
 
-  /** After a write: a full sink stops the pulling and starts the stall timer. */
+  /**
+   * After a write: a full sink stops the pulling and starts the stall timer. Its `ready()` is
+   * taken here, once per time it fills, not when someone first waits: a write deferred to the
+   * end of a tick, or a keepalive, can find the sink full while the await-per-item loop is
+   * parked in `next()`, and the sink's one "drain" may come before that loop looks again.
+   */
   #afterWrite(room: boolean): void {
     if (room || this.#full) return;
     this.#full = true;
+    this.#room = this.#sink.ready();
+    const source = this.#polled;
+    if (source) {
+      source.onReadable(undefined);
+      void this.#room.then(() => this.#resumePolling());
+    }
     const stallTimeout = this.#options.stallTimeout;
     if (stallTimeout === null) return;
     this.#stallTimer = setTimeout(() => {

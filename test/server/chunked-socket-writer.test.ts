@@ -204,8 +204,8 @@ describe('events that are ready together', () => {
    * A pollable source fed by hand: `add()` makes one more event ready and `end()` the end,
    * each calling the pump back, as a producer does with every publish.
    */
-  function steppedSource(ready: SseFields[] = []) {
-    const items = [...ready];
+  function steppedSource() {
+    const items: SseFields[] = [];
     let ended = false;
     let readable: (() => void) | undefined;
     const source: PollableIterator<SseFields> & AsyncIterable<SseFields> = {
@@ -274,21 +274,6 @@ describe('events that are ready together', () => {
       ': ok\nid: 1\ndata: finish\n\nid: 2\ndata: [DONE]\n\n',
     );
     expect(counter.socketWrites).toBe(2);
-  });
-
-  it('the opening comment shares its write with an event that is ready at the start', async () => {
-    const stepped = steppedSource([{ id: '1', data: 'first token' }]);
-    const { counter, opened, response } = await countingServer(stepped.source);
-    await opened;
-    expect(counter.socketWrites).toBe(1);
-    stepped.add({ id: '2', data: 'second' });
-    await new Promise((resolve) => setTimeout(resolve, 20)); // a later tick: its own write
-    expect(counter.socketWrites).toBe(2);
-    stepped.end();
-    expect(Buffer.concat((await response).chunks).toString()).toBe(
-      ': ok\nid: 1\ndata: first token\n\nid: 2\ndata: second\n\n',
-    );
-    expect(counter.socketWrites).toBe(3);
   });
 
   it('leave with the end of the body in one socket write, well framed', async () => {
