@@ -125,8 +125,7 @@ export class SsePump<T = SseChunk> {
     if (isPollable(this.#iterator)) return this.#runPolling(this.#iterator);
     while (!this.#finished) {
       if (this.#full) {
-        await this.#room;
-        this.#roomAgain();
+        await this.#room; // `#roomBack` has run by then (its callback was attached first)
         continue;
       }
       let result: IteratorResult<T>;
@@ -178,12 +177,19 @@ export class SsePump<T = SseChunk> {
     });
   }
 
-  /** The polling path, once the full sink has room again: polling resumes. */
-  #resumePolling(): void {
-    if (this.#finished) return;
+  /**
+   * The full sink has room again (`ready`, taken when it filled, settled): the stall timer
+   * stops and keepalives may go out, whichever path is waiting, even a loop still parked in
+   * `next()` on a quiet source; the polling path resumes polling.
+   */
+  #roomBack(ready: Promise<void>): void {
+    if (this.#finished || this.#room !== ready) return;
     this.#roomAgain();
-    this.#polled!.onReadable(this.#drain);
-    this.#drain!();
+    const source = this.#polled;
+    if (source) {
+      source.onReadable(this.#drain);
+      this.#drain!();
+    }
   }
 
   /** Encodes and writes one item; false when encoding failed (the stream is then failed). */
@@ -277,12 +283,10 @@ export class SsePump<T = SseChunk> {
   #afterWrite(room: boolean): void {
     if (room || this.#full) return;
     this.#full = true;
-    this.#room = this.#sink.ready();
-    const source = this.#polled;
-    if (source) {
-      source.onReadable(undefined);
-      void this.#room.then(() => this.#resumePolling());
-    }
+    const ready = this.#sink.ready();
+    this.#room = ready;
+    this.#polled?.onReadable(undefined);
+    void ready.then(() => this.#roomBack(ready));
     const stallTimeout = this.#options.stallTimeout;
     if (stallTimeout === null) return;
     this.#stallTimer = setTimeout(() => {

@@ -13,11 +13,16 @@ afterEach(() => {
   for (const pump of pumps.splice(0)) pump.cancel();
 });
 
-function start<T>(source: AsyncIterator<T>, sink: SseSink, stallTimeout: number | null = null) {
+function start<T>(
+  source: AsyncIterator<T>,
+  sink: SseSink,
+  stallTimeout: number | null = null,
+  keepAlive: number | null = null,
+) {
   const closed: { reason?: SseCloseReason } = {};
   const pump = new SsePump(source, sink, {
     retry: null,
-    keepAlive: null,
+    keepAlive,
     stallTimeout,
     signals: [],
     onClose: (reason) => (closed.reason = reason),
@@ -164,5 +169,21 @@ describe('SsePump writes', () => {
     ]);
     await new Promise((resolve) => setTimeout(resolve, 350)); // past the stall timeout
     expect(closed.reason).toBeUndefined();
+  });
+
+  it('lets a quiet stream whose client reads on keep going: no stall, keepalives again', async () => {
+    // The opening write fills the sink while the pump waits on a source that stays quiet;
+    // the client reads everything every 10 ms. Nothing must wait for an item to notice.
+    const sink = new SocketLikeSink(64, 100);
+    const reading = setInterval(() => sink.drain(), 10);
+    try {
+      const closed = start(pushedSource().iterator, sink, 100, 30);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(closed.reason).toBeUndefined(); // past the stall timeout
+      const keepalives = sink.writes.filter((w) => w.text === ':\n');
+      expect(keepalives.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      clearInterval(reading);
+    }
   });
 });
