@@ -228,6 +228,10 @@ export class OutboundQueue {
     }
     if (policy === 'disconnect') return 'full';
     this.#countDrop(item.channel);
+    // The notice for this drop goes out as soon as the socket has room, not with the next
+    // offer (a quiet channel may have none): now, or once the socket's bytes have left
+    // (flush fences them, and the fence's callback flushes again).
+    this.flush();
     return 'dropped';
   }
 

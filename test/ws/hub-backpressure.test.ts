@@ -138,6 +138,37 @@ describe('slow consumers', () => {
     expect(announced).toBe(hub.hub.stats().dropped);
   });
 
+  it('drop-oldest: the last drop on a channel that then goes quiet is announced all the same', async () => {
+    fixture = await startHub({
+      maxBufferedBytes: LIMIT,
+      channelPolicies: [{ pattern: 'vol:*', overflow: 'drop-oldest' }],
+    });
+    const hub = fixture;
+    const slow = await TestClient.connect(hub.url);
+    await slow.request({ type: 'subscribe', channel: 'vol:quiet', rid: 1 });
+    slow.ws.pause();
+    // Large messages, until the first one is dropped; then nothing more is published.
+    const big = 'x'.repeat(150 * 1024);
+    const { ids } = await flood(
+      hub,
+      'vol:quiet',
+      (i) => ({ i, pad: big }),
+      () => hub.hub.stats().dropped > 0,
+    );
+    slow.ws.resume();
+    const gap = await slow.next('gap');
+    expect(gap).toMatchObject({ channel: 'vol:quiet', reason: 'dropped' });
+    const received = () => slow.inbox.filter((m) => m.type === 'event').length;
+    let events = received();
+    // The last message follows the notice when an older one was the one dropped.
+    if (events + (gap.count ?? 0) < ids.length) {
+      await slow.next('event', (m) => m.id === ids.at(-1));
+      events = received() + 1;
+    }
+    expect(events + (gap.count ?? 0)).toBe(ids.length); // nothing silent
+    expect(gap.count).toBe(hub.hub.stats().dropped);
+  });
+
   it('conflate: bounded memory, the latest value per key arrives', async () => {
     fixture = await startHub({
       maxBufferedBytes: LIMIT,

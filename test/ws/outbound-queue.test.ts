@@ -197,6 +197,37 @@ describe('OutboundQueue', () => {
     expect(queue.stats().dropped).toBe(6);
   });
 
+  it('drop-oldest: the notice of a message dropped behind unsignalled bytes goes out once they leave', () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { maxBytes: room(100), encodeDropNotice: notice });
+    // Written at once, without a callback (the socket was empty), and still in the socket.
+    expect(queue.offer({ data: bytes('a'.repeat(60)), channel: 'v', policy: 'drop-oldest' })).toBe(
+      'queued',
+    );
+    expect(queue.offer({ data: bytes('b'.repeat(60)), channel: 'v', policy: 'drop-oldest' })).toBe(
+      'dropped',
+    );
+    sink.drain(); // the socket drains and nothing else is offered: a quiet channel
+    expect(sink.written).toEqual(['a'.repeat(60), 'gap:v:1']);
+  });
+
+  it('conflate: a value dropped behind unsignalled bytes is announced once they leave', () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, { maxBytes: room(100), encodeDropNotice: notice });
+    const tick = (value: string): string =>
+      queue.offer({
+        data: bytes(`A=${value}`.padEnd(60)),
+        channel: 't',
+        policy: 'conflate',
+        key: 'A',
+      });
+    expect(tick('1')).toBe('queued');
+    expect(tick('2')).toBe('dropped');
+    sink.drain();
+    // The client learns that A=1 is not the latest value, without waiting for another publish.
+    expect(sink.written.map((frame) => frame.trim())).toEqual(['A=1', 'gap:t:1']);
+  });
+
   it('conflate: the latest value per key replaces the queued one in place', () => {
     const sink = new FakeSink();
     const queue = new OutboundQueue(sink, {
