@@ -3,6 +3,7 @@
  * Content-Type is an event stream, how `Last-Event-ID` goes on the wire, the silence timer.
  */
 import { SluiceError } from '../core/errors.js';
+import { MAX_TIMER_MS } from '../core/timer-bound.js';
 import type { SseRetryContext } from './sse-client-types.js';
 
 export const SSE_CLIENT_DEFAULTS = Object.freeze({
@@ -72,7 +73,12 @@ export class InactivityTimer {
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ms: number | null) {
-    if (ms !== null && !(ms > 0)) throw new RangeError('inactivityTimeout must be > 0 or null');
+    if (ms !== null && !(ms > 0 && ms <= MAX_TIMER_MS)) {
+      throw new SluiceError(
+        'invalid_argument',
+        `inactivityTimeout must be between 1 and ${MAX_TIMER_MS} ms, or null for none`,
+      );
+    }
     this.#ms = ms;
   }
 

@@ -7,6 +7,8 @@
  * gives up on it. The limit is checked per network chunk, so the queue holds at most
  * `limit` events plus the events of one chunk (bounded by the chunk and event size limits).
  */
+import { SluiceError } from '../core/errors.js';
+
 export class EventQueue<T> {
   readonly #limit: number;
   #items: T[] = [];
@@ -19,7 +21,7 @@ export class EventQueue<T> {
 
   constructor(limit: number) {
     if (!(Number.isInteger(limit) && limit >= 1)) {
-      throw new RangeError('maxQueuedEvents must be an integer >= 1');
+      throw new SluiceError('invalid_argument', 'maxQueuedEvents must be an integer >= 1');
     }
     this.#limit = limit;
   }

@@ -11,6 +11,8 @@
  * of consecutive failures that `maxRetries` limits.
  */
 import { BACKOFF_DEFAULTS, Backoff } from '../core/backoff.js';
+import { SluiceError } from '../core/errors.js';
+import { MAX_TIMER_MS } from '../core/timer-bound.js';
 import { SSE_CLIENT_DEFAULTS, defaultShouldRetry } from './sse-client-policy.js';
 import type { Failure } from './sse-client-request.js';
 import type { SseClientOptions, SseRetryContext, SseStateCode } from './sse-client-types.js';
@@ -33,6 +35,13 @@ export class ReconnectPolicy {
     this.#maxDelay = options.backoff?.maxDelay ?? BACKOFF_DEFAULTS.maxDelay;
     this.#minUptime = options.minUptime ?? SSE_CLIENT_DEFAULTS.minUptime;
     this.#maxRetries = options.maxRetries ?? SSE_CLIENT_DEFAULTS.maxRetries;
+    if (!(this.#minUptime >= 0)) {
+      throw new SluiceError('invalid_argument', 'minUptime must be a number of ms >= 0');
+    }
+    const retries = this.#maxRetries;
+    if (retries !== null && !(Number.isInteger(retries) && retries >= 0)) {
+      throw new SluiceError('invalid_argument', 'maxRetries must be an integer >= 0, or null');
+    }
     this.#shouldRetry = options.shouldRetry ?? defaultShouldRetry;
   }
 
@@ -73,7 +82,8 @@ export class ReconnectPolicy {
     if (failure.retryAfter !== undefined) {
       delay = Math.max(delay, Math.min(failure.retryAfter, this.#maxDelay));
     }
-    return { attempt, delay };
+    // A retry, a Retry-After and a backoff draw each fit a timer; their sum may not.
+    return { attempt, delay: Math.min(delay, MAX_TIMER_MS) };
   }
 }
 

@@ -200,9 +200,12 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
       if (this.#closed) return undefined;
       this.#inactivity.arm(controller);
       const response = await this.#fetch(this.url, init);
-      if (this.#closed) return undefined;
+      if (this.#closed) return release(response);
       const failure = checkResponse(response);
-      if (failure !== undefined) return failure;
+      if (failure !== undefined) {
+        release(response);
+        return failure;
+      }
       // F11: events carry the origin of the final URL after redirects.
       if (response.url !== '') this.#origin = new URL(response.url).origin;
       this.#openedAt = performance.now();
@@ -326,4 +329,14 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
 /** Opens an SSE stream: `for await (const event of connectSse(url, { signal }))`. */
 export function connectSse(url: string | URL, options: SseClientOptions = {}): SseClient {
   return new SseClient(url, options);
+}
+
+/**
+ * Cancels the body of a response that will not be read (a refused status, a wrong type, a
+ * client closed meanwhile): aborting the request does that with the built-in fetch, but a
+ * custom fetch may ignore the signal, and its connection would stay open.
+ */
+function release(response: Pick<Response, 'body'>): undefined {
+  response.body?.cancel().catch(() => undefined);
+  return undefined;
 }

@@ -1,3 +1,6 @@
+import { SluiceError } from './errors.js';
+import { MAX_TIMER_MS } from './timer-bound.js';
+
 /**
  * Reconnection delays: exponential growth, full jitter, a cap, and a reset once a
  * connection has stayed up long enough. Full jitter (a uniform draw in [0, ceiling]) is
@@ -33,8 +36,16 @@ export class Backoff {
     this.#max = options.maxDelay ?? BACKOFF_DEFAULTS.maxDelay;
     this.#multiplier = options.multiplier ?? BACKOFF_DEFAULTS.multiplier;
     this.#random = options.random ?? Math.random;
-    if (!(this.#initial >= 0 && this.#max >= this.#initial && this.#multiplier >= 1)) {
-      throw new RangeError('Backoff needs 0 <= initialDelay <= maxDelay and multiplier >= 1');
+    const ok =
+      this.#initial >= 0 &&
+      this.#max >= this.#initial &&
+      this.#max <= MAX_TIMER_MS &&
+      this.#multiplier >= 1;
+    if (!ok) {
+      throw new SluiceError(
+        'invalid_argument',
+        `backoff needs 0 <= initialDelay <= maxDelay <= ${MAX_TIMER_MS} ms and multiplier >= 1`,
+      );
     }
   }
 

@@ -25,9 +25,8 @@ import {
 } from './protocol.js';
 import { parseClientMessage } from './protocol-parse.js';
 import { SubscriptionTable } from './subscription-table.js';
+import { MAX_TIMER_MS } from '../core/timer-bound.js';
 
-/** The longest a timer may be armed for (setTimeout's limit); later expiries re-arm. */
-const MAX_TIMER = 2 ** 31 - 1;
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A connection's life, one field: open, closing (no more sends), cleaning up, finished. */
@@ -264,7 +263,10 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
       this.close(CLOSE_CODES.TOKEN_EXPIRED);
       return;
     }
-    this.#timer = setTimeout(() => this.#armExpiry(), Math.min(delay, MAX_TIMER));
+    this.#timer = setTimeout(
+      () => this.#armExpiry(),
+      Math.min(delay, MAX_TIMER_MS) /* later expiries re-arm */,
+    );
     this.#timer.unref();
   }
 

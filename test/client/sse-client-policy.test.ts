@@ -7,7 +7,10 @@ import {
   parseRetryAfter,
   type SseFailureCode,
 } from '../../src/client/index.js';
+import { SseClient } from '../../src/client/sse-client.js';
 import { EventQueue } from '../../src/client/sse-client-queue.js';
+import { isSluiceError } from '../../src/core/errors.js';
+import { MAX_TIMER_MS } from '../../src/core/timer-bound.js';
 import { ReconnectPolicy } from '../../src/client/sse-client-retry.js';
 
 describe('SSE client policy', () => {
@@ -70,8 +73,50 @@ describe('SSE client policy', () => {
   });
 });
 
+describe('SSE client options', () => {
+  /** The error `new SseClient(url, options)` throws, if any. */
+  const thrown = (options: ConstructorParameters<typeof SseClient>[1]): unknown => {
+    try {
+      new SseClient('http://127.0.0.1:9/never', options).close();
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  };
+
+  it('refuses bad values with a coded error, before any request', () => {
+    const bad = [
+      { maxQueuedEvents: 0 },
+      { inactivityTimeout: 0 },
+      // Timers turn more than 2^31 - 1 ms into about 1 ms: a reconnect storm, not a long wait.
+      { inactivityTimeout: 2 ** 31 },
+      { inactivityTimeout: Infinity },
+      { backoff: { initialDelay: 5, maxDelay: 1 } },
+      { backoff: { maxDelay: 2 ** 32 } },
+      { minUptime: -1 },
+      { minUptime: Number.NaN },
+      { maxRetries: -1 },
+      { maxRetries: 1.5 },
+    ];
+    for (const options of bad) {
+      expect(isSluiceError(thrown(options), 'invalid_argument'), JSON.stringify(options)).toBe(
+        true,
+      );
+    }
+    expect(thrown({ inactivityTimeout: null, maxRetries: null, minUptime: 0 })).toBeUndefined();
+  });
+});
+
 describe('ReconnectPolicy', () => {
   const failure = { code: 'network_error' } as const;
+
+  it('keeps every delay within what a timer can wait', () => {
+    const policy = new ReconnectPolicy({
+      backoff: { initialDelay: MAX_TIMER_MS, maxDelay: MAX_TIMER_MS, random: () => 0.999 },
+    });
+    policy.setReconnectionTime(2 ** 40); // a server's huge `retry:`
+    expect(policy.decide(failure, undefined).delay).toBe(MAX_TIMER_MS);
+  });
 
   it('adds the clamped server retry to the jittered backoff', () => {
     const policy = new ReconnectPolicy({
@@ -140,6 +185,6 @@ describe('EventQueue', () => {
     queue.push(2);
     queue.end({ discard: true });
     expect(await queue.next()).toEqual({ value: undefined, done: true });
-    expect(() => new EventQueue(0)).toThrow(RangeError);
+    expect(() => new EventQueue(0)).toThrow(/maxQueuedEvents/);
   });
 });

@@ -1,6 +1,11 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { SseClient, connectSse, type SseStateChangeEvent } from '../../src/client/index.js';
+import {
+  SseClient,
+  connectSse,
+  type SseFetchResponse,
+  type SseStateChangeEvent,
+} from '../../src/client/index.js';
 import {
   delay,
   eventWhere,
@@ -58,6 +63,47 @@ describe('SseClient teardown', () => {
     expect(activeTimeouts()).toBe(waiting - 1);
     await delay(50);
     expect(server.requests).toHaveLength(1);
+  });
+
+  it('cancels the body of a response it does not read, even from a fetch that ignores the signal', async () => {
+    // A custom fetch whose bodies never end and only stop when cancelled.
+    const cancelled: string[] = [];
+    // Plain objects, as a custom fetch may return (a `Response` refuses a body on a 204).
+    const respond = (status: number, type: string, label: string): SseFetchResponse => ({
+      status,
+      statusText: '',
+      url: '',
+      headers: new Headers({ 'content-type': type }),
+      body: new ReadableStream<Uint8Array<ArrayBuffer>>({
+        cancel: () => void cancelled.push(label),
+      }),
+    });
+    for (const [status, type, label] of [
+      [404, 'text/plain', 'refused status'],
+      [200, 'text/html', 'wrong type'],
+      [204, 'text/event-stream', 'no content'],
+    ] as const) {
+      const client = track(
+        connectSse('https://example.invalid/feed', {
+          ...FAST,
+          fetch: () => Promise.resolve(respond(status, type, label)),
+        }),
+      );
+      await eventWhere<SseStateChangeEvent>(client, 'statechange', (e) => e.detail.to === 2);
+    }
+    // And a response that arrives after close().
+    let answer: ((response: SseFetchResponse) => void) | undefined;
+    const late = track(
+      connectSse('https://example.invalid/feed', {
+        ...FAST,
+        fetch: () => new Promise<SseFetchResponse>((resolve) => (answer = resolve)),
+      }),
+    );
+    await delay(10);
+    late.close();
+    answer?.(respond(200, 'text/event-stream', 'after close'));
+    await delay(10);
+    expect(cancelled).toEqual(['refused status', 'wrong type', 'no content', 'after close']);
   });
 
   it('close() right after construction makes no request', async () => {
