@@ -22,7 +22,10 @@ import {
 } from './upstream-transport.js';
 
 export const UPSTREAM_DEFAULTS = Object.freeze({
-  /** Time allowed for the upstream to answer with headers, ms. */
+  /**
+   * Time allowed for the upstream to answer with headers, ms; a JSON body (an error, or an
+   * answer that ignored `stream: true`) then gets as long again to arrive whole.
+   */
   headersTimeoutMs: 60_000,
   /** Mid-stream silence allowed, ms; `null` disables. */
   inactivityTimeoutMs: STREAM_READER_DEFAULTS.inactivityTimeoutMs,
@@ -115,19 +118,45 @@ export function createUpstreamProvider(options: UpstreamProviderOptions): ModelP
           cause: error,
         });
       }
-      if (reply.status < 200 || reply.status > 299) throw await errorFromReply(reply);
+      // A JSON body (an error, or an answer that ignored `stream: true`) must arrive whole
+      // within the same time as the headers: an upstream that stalls mid-body is not waited on.
+      if (reply.status < 200 || reply.status > 299) {
+        throw await errorFromReply(reply, headersTimeout);
+      }
 
       if (reply.contentType.includes('application/json')) {
         // An upstream that ignored `stream: true`: replay its whole answer as events.
-        const json = await reply.json(UPSTREAM_DEFAULTS.maxJsonBodyBytes);
+        let json: unknown;
+        try {
+          json = await reply.json(UPSTREAM_DEFAULTS.maxJsonBodyBytes, headersTimeout);
+        } catch (error) {
+          if (error instanceof SluiceError) throw error;
+          throw new SluiceError('llm_upstream_error', 'The upstream sent a malformed JSON body', {
+            status: 502,
+            cause: error,
+          });
+        }
         const events = completionEvents(json);
         return { promptTokens, [Symbol.asyncIterator]: () => replay(events) };
       }
       const source = reply.stream();
+      // Until a reader takes the stream, an abort (the request refused after all, e.g. 429
+      // when every generation slot is taken) must still close the upstream connection.
+      let taken = false;
+      const release = (): void => {
+        if (!taken) source.cancel();
+      };
+      open.signal.addEventListener('abort', release, { once: true });
       return {
         promptTokens,
-        [Symbol.asyncIterator]: () =>
-          new OpenAIStreamReader(source, { signal: open.signal, inactivityTimeoutMs: inactivity }),
+        [Symbol.asyncIterator]: () => {
+          taken = true;
+          open.signal.removeEventListener('abort', release);
+          return new OpenAIStreamReader(source, {
+            signal: open.signal,
+            inactivityTimeoutMs: inactivity,
+          });
+        },
       };
     },
     async listModels(list = {}): Promise<ModelObject[]> {
@@ -173,10 +202,10 @@ function statusFor(upstream: number): number {
   return [400, 404, 413, 422, 429].includes(upstream) ? upstream : 502;
 }
 
-async function errorFromReply(reply: UpstreamReply): Promise<SluiceError> {
+async function errorFromReply(reply: UpstreamReply, deadlineMs: number): Promise<SluiceError> {
   let payload: unknown;
   try {
-    payload = await reply.json(UPSTREAM_DEFAULTS.maxErrorBodyBytes);
+    payload = await reply.json(UPSTREAM_DEFAULTS.maxErrorBodyBytes, deadlineMs);
   } catch {
     payload = undefined;
   }

@@ -81,8 +81,11 @@ export interface UpstreamReply {
   contentType: string;
   /** The body as a byte source for the stream reader (call once, or `json` once). */
   stream(): ByteSource;
-  /** The whole body parsed as JSON; past `maxBytes` it throws (and the body is dropped). */
-  json(maxBytes: number): Promise<unknown>;
+  /**
+   * The whole body parsed as JSON; past `maxBytes`, or without the whole body after
+   * `deadlineMs` (a 504 `BodyTimeoutError`), it throws and the body is dropped.
+   */
+  json(maxBytes: number, deadlineMs: number): Promise<unknown>;
 }
 
 /** Sends one request; rejects with `HeadersTimeoutError`, the signal's reason, or the cause. */
@@ -90,6 +93,17 @@ export type UpstreamTransport = (request: UpstreamRequest) => Promise<UpstreamRe
 
 /** The upstream did not send its headers within `headersTimeoutMs`. */
 export class HeadersTimeoutError extends Error {}
+
+/** A JSON body (an error, or a non-streaming answer) that stalled: the reader gets a 504. */
+function bodyTimeout(ms: number): SluiceError {
+  return new SluiceError(
+    'llm_upstream_error',
+    `The upstream's body did not arrive within ${ms} ms`,
+    {
+      status: 504,
+    },
+  );
+}
 
 /** Node (not Bun or Deno, whose `node:http` is a layer over their own fetch). */
 export function isNode(): boolean {
@@ -170,7 +184,7 @@ export function nodeTransport(): UpstreamTransport {
           status: message.statusCode ?? 502,
           contentType: message.headers['content-type'] ?? '',
           stream: () => new NodeByteSource(message),
-          json: (maxBytes) => nodeJson(message, maxBytes, signal),
+          json: (maxBytes, deadlineMs) => nodeJson(message, { maxBytes, deadlineMs }, signal),
         });
       });
       req.end(request.body);
@@ -180,7 +194,7 @@ export function nodeTransport(): UpstreamTransport {
 /** The whole body as JSON; the signal still stops it (as it does a fetch body). */
 function nodeJson(
   message: http.IncomingMessage,
-  maxBytes: number,
+  { maxBytes, deadlineMs }: { maxBytes: number; deadlineMs: number },
   signal: AbortSignal,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -188,10 +202,13 @@ function nodeJson(
     let size = 0;
     const fail = (error: Error): void => {
       signal.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
       message.destroy();
       reject(error);
     };
     const onAbort = (): void => fail(aborted());
+    const timer = setTimeout(() => fail(bodyTimeout(deadlineMs)), deadlineMs);
+    timer.unref();
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     message.on('data', (chunk: Buffer) => {
@@ -202,6 +219,7 @@ function nodeJson(
     message.once('error', fail);
     message.once('end', () => {
       signal.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
       try {
         resolve(JSON.parse(Buffer.concat(parts).toString('utf8')) as unknown);
       } catch (error) {
@@ -238,7 +256,18 @@ export function fetchTransport(doFetch: typeof fetch): UpstreamTransport {
       status: response.status,
       contentType: response.headers.get('content-type') ?? '',
       stream: () => new WebByteSource(body),
-      json: (maxBytes) => readBounded(body, maxBytes),
+      json: async (maxBytes, deadlineMs) => {
+        // The request's own timeout controller, aborted later, stops the body too.
+        const stalled = setTimeout(() => timeout.abort(), deadlineMs);
+        try {
+          return await readBounded(body, maxBytes);
+        } catch (error) {
+          if (timeout.signal.aborted && !request.signal.aborted) throw bodyTimeout(deadlineMs);
+          throw error;
+        } finally {
+          clearTimeout(stalled);
+        }
+      },
     };
   };
 }

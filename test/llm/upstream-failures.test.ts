@@ -1,0 +1,126 @@
+/**
+ * An upstream that answers and then misbehaves, or a request refused after the upstream
+ * already answered: the upstream connection is closed, the client gets a coded error in
+ * bounded time, never a hang or a 500. A real `node:http` server plays the upstream.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startLlmServer } from './helpers.js';
+
+interface FakeUpstream {
+  url: string;
+  /** Per request, in arrival order: whether its response was closed. */
+  closed: boolean[];
+  close(): Promise<void>;
+}
+
+async function fakeUpstream(answer: (res: http.ServerResponse) => void): Promise<FakeUpstream> {
+  const closed: boolean[] = [];
+  const server = http.createServer((req, res) => {
+    const index = closed.push(false) - 1;
+    res.on('close', () => (closed[index] = true));
+    req.resume();
+    req.on('end', () => answer(res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    closed,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const chunk = (content: string): string =>
+  `data: ${JSON.stringify({
+    id: 'up',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'm',
+    choices: [{ index: 0, delta: { content }, finish_reason: null }],
+  })}\n\n`;
+
+function post(baseURL: string, stream: boolean): Promise<Response> {
+  return fetch(`${baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-x', stream, messages: [{ role: 'user', content: 'hi' }] }),
+    signal: AbortSignal.timeout(5_000), // a hang fails the test instead of stalling it
+  });
+}
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+describe('upstream failures', () => {
+  it('a request refused after the upstream answered (429) closes that upstream request', async () => {
+    // A generation that runs for good: the only slot stays taken.
+    const upstream = await fakeUpstream((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('a'));
+    });
+    const server = await startLlmServer({
+      upstream: { baseUrl: upstream.url },
+      maxGenerations: 1,
+      generationGraceMs: null,
+    });
+    cleanups.push(
+      () => upstream.close(),
+      () => server.close(),
+    );
+    const first = await post(server.baseURL, true);
+    expect(first.status).toBe(200);
+    const second = await post(server.baseURL, true);
+    expect(second.status).toBe(429);
+    await second.body?.cancel();
+    await until(() => upstream.closed[1] === true);
+    expect(upstream.closed).toEqual([false, true]); // the running one is untouched
+    await first.body?.cancel();
+  });
+
+  it('an error status whose body never comes is answered within the headers timeout', async () => {
+    const upstream = await fakeUpstream((res) => {
+      res.writeHead(500, { 'content-type': 'text/html' });
+      res.flushHeaders(); // and then nothing
+    });
+    const server = await startLlmServer({
+      upstream: { baseUrl: upstream.url, headersTimeoutMs: 300 },
+    });
+    cleanups.push(
+      () => upstream.close(),
+      () => server.close(),
+    );
+    const response = await post(server.baseURL, true);
+    expect(response.status).toBe(502);
+    const body = (await response.json()) as { error: { code: string } };
+    expect(body.error.code).toBe('llm_upstream_error');
+    await until(() => upstream.closed[0] === true);
+    expect(upstream.closed).toEqual([true]);
+  });
+
+  it('a JSON answer that is not JSON is a 502 upstream error, not a 500', async () => {
+    const upstream = await fakeUpstream((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"choices": [');
+    });
+    const server = await startLlmServer({ upstream: { baseUrl: upstream.url } });
+    cleanups.push(
+      () => upstream.close(),
+      () => server.close(),
+    );
+    const response = await post(server.baseURL, false);
+    expect(response.status).toBe(502);
+    const body = (await response.json()) as { error: { code: string } };
+    expect(body.error.code).toBe('llm_upstream_error');
+  });
+});
