@@ -132,7 +132,10 @@ export class Generation {
     };
   }
 
-  /** The explicit stop. Returns false when the generation had already ended. */
+  /**
+   * The explicit stop. True when the generation is cancelled by this call or was by an earlier
+   * one (cancel is idempotent); false when it had already ended some other way.
+   */
   cancel(): boolean {
     if (this.#status !== 'running' || this.#stopIntent) return this.#stopIntent === 'cancelled';
     this.#stopIntent = 'cancelled';
