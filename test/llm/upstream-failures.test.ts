@@ -58,6 +58,32 @@ function post(baseURL: string, stream: boolean): Promise<Response> {
   });
 }
 
+/** The upstream and a sluice proxying to it, both closed after the test. */
+async function setUp(
+  answer: (res: http.ServerResponse) => void,
+  options: Omit<Parameters<typeof startLlmServer>[0] & object, 'upstream'> & {
+    headersTimeoutMs?: number;
+  } = {},
+) {
+  const { headersTimeoutMs, ...rest } = options;
+  const upstream = await fakeUpstream(answer);
+  const server = await startLlmServer({
+    ...rest,
+    upstream: { baseUrl: upstream.url, ...(headersTimeoutMs ? { headersTimeoutMs } : {}) },
+  });
+  cleanups.push(
+    () => upstream.close(),
+    () => server.close(),
+  );
+  return { upstream, server };
+}
+
+async function expectUpstreamError(response: Response, status: number): Promise<void> {
+  expect(response.status).toBe(status);
+  const body = (await response.json()) as { error: { code: string } };
+  expect(body.error.code).toBe('llm_upstream_error');
+}
+
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
 }
@@ -65,18 +91,12 @@ async function until(check: () => boolean): Promise<void> {
 describe('upstream failures', () => {
   it('a request refused after the upstream answered (429) closes that upstream request', async () => {
     // A generation that runs for good: the only slot stays taken.
-    const upstream = await fakeUpstream((res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(chunk('a'));
-    });
-    const server = await startLlmServer({
-      upstream: { baseUrl: upstream.url },
-      maxGenerations: 1,
-      generationGraceMs: null,
-    });
-    cleanups.push(
-      () => upstream.close(),
-      () => server.close(),
+    const { upstream, server } = await setUp(
+      (res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(chunk('a'));
+      },
+      { maxGenerations: 1, generationGraceMs: null },
     );
     const first = await post(server.baseURL, true);
     expect(first.status).toBe(200);
@@ -89,38 +109,23 @@ describe('upstream failures', () => {
   });
 
   it('an error status whose body never comes is answered within the headers timeout', async () => {
-    const upstream = await fakeUpstream((res) => {
-      res.writeHead(500, { 'content-type': 'text/html' });
-      res.flushHeaders(); // and then nothing
-    });
-    const server = await startLlmServer({
-      upstream: { baseUrl: upstream.url, headersTimeoutMs: 300 },
-    });
-    cleanups.push(
-      () => upstream.close(),
-      () => server.close(),
+    const { upstream, server } = await setUp(
+      (res) => {
+        res.writeHead(500, { 'content-type': 'text/html' });
+        res.flushHeaders(); // and then nothing
+      },
+      { headersTimeoutMs: 300 },
     );
-    const response = await post(server.baseURL, true);
-    expect(response.status).toBe(502);
-    const body = (await response.json()) as { error: { code: string } };
-    expect(body.error.code).toBe('llm_upstream_error');
+    await expectUpstreamError(await post(server.baseURL, true), 502);
     await until(() => upstream.closed[0] === true);
     expect(upstream.closed).toEqual([true]);
   });
 
   it('a JSON answer that is not JSON is a 502 upstream error, not a 500', async () => {
-    const upstream = await fakeUpstream((res) => {
+    const { server } = await setUp((res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"choices": [');
     });
-    const server = await startLlmServer({ upstream: { baseUrl: upstream.url } });
-    cleanups.push(
-      () => upstream.close(),
-      () => server.close(),
-    );
-    const response = await post(server.baseURL, false);
-    expect(response.status).toBe(502);
-    const body = (await response.json()) as { error: { code: string } };
-    expect(body.error.code).toBe('llm_upstream_error');
+    await expectUpstreamError(await post(server.baseURL, false), 502);
   });
 });
