@@ -100,7 +100,13 @@ export class Connection {
       if (!graceful && typeof terminate === 'function') terminate.call(ws);
       else ws.close(code, reason);
     } catch {
-      // Already closing or closed: nothing left to release.
+      // Already closing or closed; or a close the socket refused, which must not leave it
+      // open: cut it instead, where the socket can be cut.
+      try {
+        if (typeof terminate === 'function') terminate.call(ws);
+      } catch {
+        // Nothing left to release.
+      }
     }
     return true;
   }

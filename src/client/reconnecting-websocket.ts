@@ -10,6 +10,7 @@
  * protocol layer (acks, resume cursors) is where exactly-once delivery is built.
  */
 import { Backoff } from '../core/backoff.js';
+import { checkCount, checkDelay } from '../core/check-options.js';
 import { SluiceError } from '../core/errors.js';
 import {
   Connection,
@@ -75,26 +76,38 @@ export class ReconnectingWebSocket extends SocketEventTarget {
       connectionTimeout:
         options.connectionTimeout === undefined
           ? DEFAULTS.connectionTimeout
-          : options.connectionTimeout,
+          : options.connectionTimeout === null
+            ? null
+            : checkDelay('connectionTimeout', options.connectionTimeout, 1),
       heartbeat: heartbeat
         ? {
             message: heartbeat.message,
-            interval: heartbeat.interval ?? DEFAULTS.heartbeatInterval,
-            timeout: heartbeat.timeout ?? DEFAULTS.heartbeatTimeout,
+            interval: checkDelay(
+              'heartbeat.interval',
+              heartbeat.interval ?? DEFAULTS.heartbeatInterval,
+              1,
+            ),
+            timeout: checkDelay(
+              'heartbeat.timeout',
+              heartbeat.timeout ?? DEFAULTS.heartbeatTimeout,
+              1,
+            ),
           }
         : null,
     };
+    if (options.minUptime !== undefined) checkDelay('minUptime', options.minUptime);
     this.#options = options;
     this.#backoff = new Backoff(options.backoff);
     this.#queue = new SendQueue({
-      maxMessages:
-        options.maxQueuedMessages === undefined
-          ? DEFAULTS.maxQueuedMessages
-          : options.maxQueuedMessages,
-      maxBytes:
-        options.maxQueuedBytes === undefined ? DEFAULTS.maxQueuedBytes : options.maxQueuedBytes,
+      maxMessages: limit(
+        'maxQueuedMessages',
+        options.maxQueuedMessages,
+        DEFAULTS.maxQueuedMessages,
+      ),
+      maxBytes: limit('maxQueuedBytes', options.maxQueuedBytes, DEFAULTS.maxQueuedBytes),
     });
     this.#maxRetries = options.maxRetries ?? DEFAULTS.maxRetries;
+    if (this.#maxRetries !== Number.POSITIVE_INFINITY) checkCount('maxRetries', this.#maxRetries);
     this.#shouldReconnect = options.shouldReconnect ?? DEFAULTS.shouldReconnect;
     this.#binaryType = options.binaryType;
     this.#network =
@@ -174,9 +187,7 @@ export class ReconnectingWebSocket extends SocketEventTarget {
 
   /** Closes for good: no more attempts, the offline queue is discarded, every timer stops. */
   close(code = 1000, reason = ''): void {
-    if (code !== 1000 && (code < 3000 || code > 4999)) {
-      throw new SluiceError('invalid_argument', 'close() takes 1000 or a code in 3000-4999');
-    }
+    checkClose(code, reason);
     this.#shutdown('close_called', code, reason);
   }
 
@@ -185,6 +196,7 @@ export class ReconnectingWebSocket extends SocketEventTarget {
     if (this.#options.signal?.aborted) {
       throw new SluiceError('aborted', 'reconnect() after the signal aborted');
     }
+    checkClose(code, reason);
     const hadSocket = this.#dropConnection(code, reason);
     this.#backoff.reset();
     this.#listenGlobal(true);
@@ -325,3 +337,22 @@ export class ReconnectingWebSocket extends SocketEventTarget {
 
 export * from './reconnecting-websocket-types.js';
 export type { SocketData } from './reconnecting-websocket-queue.js';
+
+/**
+ * What a WebSocket `close()` accepts, checked before anything is torn down: a socket's own
+ * `close()` throws on anything else, and a socket that threw stays open.
+ */
+function checkClose(code: number, reason: string): void {
+  if (!(Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999)))) {
+    throw new SluiceError('invalid_argument', 'close() takes 1000 or a code in 3000-4999');
+  }
+  if (new TextEncoder().encode(reason).byteLength > 123) {
+    throw new SluiceError('invalid_argument', 'A close reason is at most 123 bytes of UTF-8');
+  }
+}
+
+/** A queue limit: the default, `null` (none), or a count. */
+function limit(name: string, value: number | null | undefined, fallback: number): number | null {
+  if (value === undefined) return fallback;
+  return value === null ? null : checkCount(name, value);
+}

@@ -13,6 +13,7 @@
  */
 import type { PresenceMember } from '../broker/types.js';
 import { assertChannelName } from '../core/channel.js';
+import { checkCount, checkDelay } from '../core/check-options.js';
 import { SluiceError } from '../core/errors.js';
 import {
   TOKEN_SUBPROTOCOL_PREFIX,
@@ -68,14 +69,25 @@ export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
   constructor(url: UrlProvider, options: SluiceSocketOptions = {}) {
     super();
     this.#options = options;
+    if (options.maxBufferedEvents !== undefined) {
+      checkCount('maxBufferedEvents', options.maxBufferedEvents, 1);
+    }
+    if (options.dedupeWindow !== undefined) checkCount('dedupeWindow', options.dedupeWindow);
     const codec = codecForFormat(options.format ?? DEFAULTS.format);
     this.#codec = codec;
     const { token } = options;
     const heartbeat = options.heartbeat;
     this.#requests = new Requests({
-      maxPending: options.maxPendingPublishes ?? DEFAULTS.maxPendingPublishes,
-      maxInFlight: options.maxInFlightRequests ?? DEFAULTS.maxInFlightRequests,
-      timeout: options.requestTimeout ?? DEFAULTS.requestTimeout,
+      maxPending: checkCount(
+        'maxPendingPublishes',
+        options.maxPendingPublishes ?? DEFAULTS.maxPendingPublishes,
+      ),
+      maxInFlight: checkCount(
+        'maxInFlightRequests',
+        options.maxInFlightRequests ?? DEFAULTS.maxInFlightRequests,
+        1,
+      ),
+      timeout: checkDelay('requestTimeout', options.requestTimeout ?? DEFAULTS.requestTimeout, 1),
       nextRid: () => ++this.#rid,
       send: (message) => this.#send(message),
     });
@@ -194,8 +206,9 @@ export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.socket.close();
+    // Failed first: the socket's close would fail them as a lost connection instead.
     this.#requests.closeAll(new SluiceError('ws_client_closed', 'The client was closed'));
+    this.socket.close();
     for (const { feed } of [...this.#subs.values()]) feed.end();
     this.#subs.clear();
   }

@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { WebSocket, type WebSocket as ServerSocket } from 'ws';
 import { isSluiceError } from '../../src/core/errors.js';
+import { ReconnectingWebSocket } from '../../src/client/reconnecting-websocket.js';
+import type { ReconnectingWebSocketOptions } from '../../src/client/reconnecting-websocket-types.js';
 import { createSluiceClient, type SluiceSocketOptions } from '../../src/client/ws-client.js';
 import {
   codecForSubprotocol,
@@ -130,6 +132,82 @@ describe('SluiceSocket requests', () => {
     expect(isSluiceError(error, 'ws_connection_lost')).toBe(true);
     await waitFor(() => peers.length === 2, 'reconnect');
     expect(ofType(peers[1], 'publish')).toEqual([]); // not resent: it may have taken effect
+  });
+
+  it('close() fails a sent, unanswered publish with ws_client_closed (not a lost connection)', async () => {
+    const { server: s, peers } = await scripted();
+    const c = client(s.url);
+    const pending = c.publish('room', 1);
+    await waitFor(() => ofType(peers[0], 'publish').length === 1, 'publish');
+    c.close();
+    await expect(pending).rejects.toMatchObject({ code: 'ws_client_closed' });
+  });
+
+  it('refuses a close it cannot carry out, and leaves no socket open after close()', async () => {
+    const { server: s } = await scripted();
+    const c = client(s.url);
+    await waitFor(() => c.socket.state === 'open', 'open');
+    for (const [code, reason] of [
+      [Number.NaN, ''],
+      [3000.5, ''],
+      [1000, 'x'.repeat(124)], // a close reason is at most 123 bytes
+      [1000, 'é'.repeat(62)], // 124 bytes of UTF-8
+    ] as const) {
+      expect(() => c.socket.close(code, reason)).toThrow(
+        expect.objectContaining({ code: 'invalid_argument' }),
+      );
+      expect(() => c.socket.reconnect(code, reason)).toThrow(
+        expect.objectContaining({ code: 'invalid_argument' }),
+      );
+    }
+    expect(c.socket.state).toBe('open'); // nothing was torn down
+    c.socket.close(1000, 'x'.repeat(123));
+    await waitFor(() => s.wss.clients.size === 0, 'the server sees the socket closed');
+  });
+
+  it('refuses limits and delays that would turn a bound or a timer off', () => {
+    const refused = (make: () => { close(): void }): boolean => {
+      try {
+        make().close();
+        return false;
+      } catch (error) {
+        return isSluiceError(error, 'invalid_argument');
+      }
+    };
+    const transport: ReconnectingWebSocketOptions[] = [
+      { maxQueuedMessages: Number.NaN },
+      { maxQueuedBytes: -1 },
+      { maxRetries: 1.5 },
+      { minUptime: Number.NaN },
+      { connectionTimeout: 0 },
+      { connectionTimeout: 2 ** 40 },
+      { heartbeat: { message: 'ping', interval: 0 } },
+    ];
+    for (const options of transport) {
+      const make = () =>
+        new ReconnectingWebSocket('ws://127.0.0.1:9/never', {
+          WebSocket,
+          networkEvents: null,
+          ...options,
+        });
+      expect(refused(make), JSON.stringify(options)).toBe(true);
+    }
+    const protocol: SluiceSocketOptions[] = [
+      { maxPendingPublishes: Number.NaN },
+      { maxInFlightRequests: 0 },
+      { maxBufferedEvents: Number.NaN },
+      // A timer cannot wait past 2^31 - 1 ms: every request would time out at once.
+      { requestTimeout: 2 ** 31 },
+    ];
+    for (const options of protocol) {
+      const make = () =>
+        createSluiceClient('ws://127.0.0.1:9/never', {
+          WebSocket,
+          networkEvents: null,
+          ...options,
+        });
+      expect(refused(make), JSON.stringify(options)).toBe(true);
+    }
   });
 
   it('aborts a request through its signal, and close() fails the rest', async () => {
