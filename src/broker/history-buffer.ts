@@ -120,6 +120,12 @@ export class HistoryBuffer {
     return historyEntry(this.#positions[this.#slot(index)]!, this.#message(index));
   }
 
+  /** Whether a retained message of this channel has exactly this position. */
+  holds(position: number): boolean {
+    const index = this.indexAfter(position - 1);
+    return index < this.#size && this.#positions[this.#slot(index)] === position;
+  }
+
   /** Index of the first retained entry after `position` (binary search: positions ascend). */
   indexAfter(position: number): number {
     let lo = 0;
@@ -218,10 +224,19 @@ const POSITION = /^(?:0|[1-9][0-9]{0,15})$/;
  *   after a restart, or an id from another channel) → `invalid` too;
  * - a position before `trimmedThrough` → `expired`. Exactly `trimmedThrough` is no gap:
  *   every message after it is still retained.
+ * - a position in between that this channel's history does not hold → `invalid`: positions
+ *   come from one counter for every channel, so it is another channel's id, and reading
+ *   on after it would skip this channel's messages between its position and ours.
  */
 export function resolveCursor(
   since: string,
-  context: { epoch: string; last: number; trimmedThrough: number },
+  context: {
+    epoch: string;
+    last: number;
+    trimmedThrough: number;
+    /** Whether the channel's history holds the position (omitted: nothing retained). */
+    holds?: (position: number) => boolean;
+  },
 ): CursorResolution {
   const fromOldest = (reason: GapReason): CursorResolution => ({
     position: context.trimmedThrough,
@@ -233,6 +248,9 @@ export function resolveCursor(
   const position = Number(cursor.position);
   if (!Number.isSafeInteger(position) || position > context.last) return fromOldest('invalid');
   if (position < context.trimmedThrough) return fromOldest('expired');
+  if (position > context.trimmedThrough && !(context.holds?.(position) ?? false)) {
+    return fromOldest('invalid');
+  }
   return { position };
 }
 

@@ -209,6 +209,7 @@ export class MemoryBroker implements Broker, SyncPublisher {
       epoch: this.epoch,
       last: history?.last ?? this.#sequence,
       trimmedThrough: history?.trimmedThrough ?? this.#sequence,
+      ...(history ? { holds: (position: number) => history.holds(position) } : {}),
     });
     const messages = history?.slice(resolved.position, limit) ?? [];
     if (!resolved.reason) return { messages };

@@ -61,6 +61,7 @@ export class MemorySubscription extends QueueIterator<SubscriptionItem, HistoryE
         epoch: source.epoch,
         last: history.last,
         trimmedThrough: history.trimmedThrough,
+        holds: (position) => history.holds(position),
       });
       this.#lastDelivered = resolved.position;
       if (resolved.reason) this.#pendingGap = this.#gap(resolved.reason, options.since);

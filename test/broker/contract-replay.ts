@@ -225,6 +225,15 @@ export function replayContract(context: ContractContext): void {
       const epoch = id!.slice(0, id!.indexOf(':'));
       await expectGap(broker, channel, `${epoch}:999999999`, 'invalid');
     });
+    it("invalid: an id another channel issued, inside this channel's range, skips nothing", async () => {
+      const broker = await make();
+      const [a, b] = [uniqueChannel(), uniqueChannel()];
+      await publishAll(broker, b, ['b1']);
+      const [fromA] = await publishAll(broker, a, ['a1']); // between b1 and b2
+      await publishAll(broker, b, ['b2']);
+      const items = await expectGap(broker, b, fromA!, 'invalid');
+      expect(dataOf(items)).toEqual(['b1', 'b2']); // b1 is not lost behind a's id
+    });
   });
 
   describe('replay to live boundary', () => {
