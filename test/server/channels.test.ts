@@ -113,6 +113,19 @@ describe('HTTP contract', () => {
     expect(chunked.status).toBe(413);
   });
 
+  it('answers HEAD on a stream with its headers and no body, subscribing nothing', async () => {
+    await server.close();
+    const broker = createMemoryBroker();
+    server = await startServer({ keepAlive: null }, broker);
+    const response = await fetch(`${server.url}/v1/channels/room-h/events`, {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(3_000), // a HEAD that streamed would hang here
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(broker.stats().subscribers).toBe(0);
+  });
+
   it('answers unknown paths with 404 and wrong methods with 405, as JSON', async () => {
     const missing = await fetch(`${server.url}/nope`);
     expect(missing.status).toBe(404);
