@@ -10,7 +10,7 @@ import type { ChannelAction } from '../core/auth.js';
 import { assertChannelName, assertEventName } from '../core/channel.js';
 import { SluiceError } from '../core/errors.js';
 import { encodeEvent, type SseFields } from '../sse/encoder.js';
-import { createSseResponse, sseHeaders } from '../sse/response.js';
+import { createSseResponse } from '../sse/response.js';
 import { encodeUtf8, type SseChunk } from '../sse/sse-pump.js';
 import type { RequestContext, RouteHandler } from './handler.js';
 import { readJsonBody } from './read-body.js';
@@ -52,10 +52,6 @@ export function createChannelsHandler(options: ChannelsHandlerOptions): RouteHan
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') throw methodNotAllowed('GET');
     await options.authorize?.(request, 'subscribe', channel);
-    // The headers a GET gets, and no body: nothing is subscribed (a HEAD's body is never sent,
-    // so a stream would hold its subscription until the client hung up).
-    if (request.method === 'HEAD')
-      return new Response(null, { headers: sseHeaders(context.httpVersion) });
     const response = subscribe(request, context, channel, options);
     options.onStream?.(true);
     return response;

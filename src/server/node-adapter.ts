@@ -101,17 +101,36 @@ async function serve(
     res.off('close', onClose);
     inFlight?.delete(controller);
   };
+  if (req.method === 'HEAD') {
+    writeHeadOnly(response, res, req.httpVersion);
+    settled();
+    return;
+  }
   return writeResponse(response, res, req.httpVersion, unread).finally(settled);
 }
 
-async function writeResponse(
+/**
+ * A HEAD answer: the status and headers a GET would get, no body. A streaming body is never
+ * sent (Node drops the writes), so it is released at once instead of running until the
+ * client hangs up: an SSE stream is started on a sink that takes nothing and cancelled, which
+ * returns its source (a broker subscription, a generation's reader); any other body is
+ * cancelled.
+ */
+function writeHeadOnly(response: Response, res: NodeResponse, httpVersion: string): void {
+  (res as ServerResponse).writeHead(response.status, responseHeaders(response, httpVersion));
+  const direct = claimDirectSse(response);
+  if (direct) direct(DISCARDING_SINK).cancel(HEAD_REQUEST);
+  else response.body?.cancel().catch(() => undefined);
+  res.end();
+}
+
+/** A Response's headers for `writeHead` (cookies kept apart; none forbidden on HTTP/2). */
+function responseHeaders(
   response: Response,
-  res: NodeResponse,
   httpVersion: string,
-  closeAfter = false,
-): Promise<void> {
+): Record<string, string | string[]> {
   const http2 = httpVersion.startsWith('2');
-  const headers: Record<string, string | string[]> = closeAfter ? { connection: 'close' } : {};
+  const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (http2 && HTTP1_ONLY_HEADERS.includes(name)) return;
     if (name === 'set-cookie') return;
@@ -119,6 +138,27 @@ async function writeResponse(
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers['set-cookie'] = cookies;
+  return headers;
+}
+
+/** The cancel reason of a stream answered to a HEAD request (shared: no stack per request). */
+const HEAD_REQUEST = new SluiceError('aborted', 'HEAD request: no body is sent');
+
+const DISCARDING_SINK: SseSink = {
+  write: () => true,
+  ready: () => Promise.resolve(),
+  end: () => undefined,
+  fail: () => undefined,
+};
+
+async function writeResponse(
+  response: Response,
+  res: NodeResponse,
+  httpVersion: string,
+  closeAfter = false,
+): Promise<void> {
+  const headers = responseHeaders(response, httpVersion);
+  if (closeAfter) headers['connection'] = 'close';
   (res as ServerResponse).writeHead(response.status, headers);
   // Claimed before `response.body` is read: an SSE response makes its Web body stream only
   // when something reads it (sse/lazy-body-response.ts), and this path never needs it.

@@ -54,6 +54,24 @@ describe('generations outlive the request', () => {
     for (const block of blocks.slice(0, -1)) expect(block).toContain(`"id":"${id}"`);
   });
 
+  it('HEAD on the events answers the headers at once and does not count as a reader', async () => {
+    const server = await start({ mock: { tokensPerSecond: 5, timeToFirstTokenMs: null } });
+    const response = await post(server, chat('head [mock:tokens=50]', { stream: true }));
+    const id = response.headers.get('x-generation-id')!;
+    const head = await fetch(`${server.baseURL}/generations/${id}/events`, {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(3_000), // a HEAD that streamed would hang here
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const status = (await (await fetch(`${server.baseURL}/generations/${id}`)).json()) as {
+      status: string;
+      readers: number;
+    };
+    expect(status).toMatchObject({ status: 'running', readers: 1 }); // the POST's reader only
+    await response.body?.cancel();
+  });
+
   it('resumes after any Last-Event-ID with exactly the rest; 204 after the last one', async () => {
     const server = await start();
     const response = await post(server, chat('resume [mock:tokens=20]', { stream: true }));

@@ -124,6 +124,10 @@ describe('HTTP contract', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     expect(broker.stats().subscribers).toBe(0);
+    const health = (await (await fetch(`${server.url}/healthz`)).json()) as {
+      sse: { streams: number };
+    };
+    expect(health.sse.streams).toBe(0);
   });
 
   it('answers unknown paths with 404 and wrong methods with 405, as JSON', async () => {
