@@ -3,7 +3,7 @@
  * Content-Type is an event stream, how `Last-Event-ID` goes on the wire, the silence timer.
  */
 import { SluiceError } from '../core/errors.js';
-import { MAX_TIMER_MS } from '../core/timer-bound.js';
+import { checkDelay } from '../core/check-options.js';
 import type { SseRetryContext } from './sse-client-types.js';
 
 export const SSE_CLIENT_DEFAULTS = Object.freeze({
@@ -73,13 +73,7 @@ export class InactivityTimer {
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ms: number | null) {
-    if (ms !== null && !(ms > 0 && ms <= MAX_TIMER_MS)) {
-      throw new SluiceError(
-        'invalid_argument',
-        `inactivityTimeout must be between 1 and ${MAX_TIMER_MS} ms, or null for none`,
-      );
-    }
-    this.#ms = ms;
+    this.#ms = ms === null ? null : checkDelay('inactivityTimeout', ms, 1);
   }
 
   /** (Re)starts the countdown: called when an attempt starts and on every chunk. */

@@ -7,7 +7,7 @@
  * gives up on it. The limit is checked per network chunk, so the queue holds at most
  * `limit` events plus the events of one chunk (bounded by the chunk and event size limits).
  */
-import { SluiceError } from '../core/errors.js';
+import { checkCount } from '../core/check-options.js';
 
 export class EventQueue<T> {
   readonly #limit: number;
@@ -20,10 +20,7 @@ export class EventQueue<T> {
   #error: Error | undefined;
 
   constructor(limit: number) {
-    if (!(Number.isInteger(limit) && limit >= 1)) {
-      throw new SluiceError('invalid_argument', 'maxQueuedEvents must be an integer >= 1');
-    }
-    this.#limit = limit;
+    this.#limit = checkCount('maxQueuedEvents', limit, 1);
   }
 
   get size(): number {

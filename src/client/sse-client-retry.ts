@@ -11,7 +11,7 @@
  * of consecutive failures that `maxRetries` limits.
  */
 import { BACKOFF_DEFAULTS, Backoff } from '../core/backoff.js';
-import { SluiceError } from '../core/errors.js';
+import { checkCount, checkDelay } from '../core/check-options.js';
 import { MAX_TIMER_MS } from '../core/timer-bound.js';
 import { SSE_CLIENT_DEFAULTS, defaultShouldRetry } from './sse-client-policy.js';
 import type { Failure } from './sse-client-request.js';
@@ -35,13 +35,8 @@ export class ReconnectPolicy {
     this.#maxDelay = options.backoff?.maxDelay ?? BACKOFF_DEFAULTS.maxDelay;
     this.#minUptime = options.minUptime ?? SSE_CLIENT_DEFAULTS.minUptime;
     this.#maxRetries = options.maxRetries ?? SSE_CLIENT_DEFAULTS.maxRetries;
-    if (!(this.#minUptime >= 0)) {
-      throw new SluiceError('invalid_argument', 'minUptime must be a number of ms >= 0');
-    }
-    const retries = this.#maxRetries;
-    if (retries !== null && !(Number.isInteger(retries) && retries >= 0)) {
-      throw new SluiceError('invalid_argument', 'maxRetries must be an integer >= 0, or null');
-    }
+    checkDelay('minUptime', this.#minUptime);
+    if (this.#maxRetries !== null) checkCount('maxRetries', this.#maxRetries);
     this.#shouldRetry = options.shouldRetry ?? defaultShouldRetry;
   }
 
