@@ -228,14 +228,15 @@ export class SsePump<T = SseChunk> {
   #flushSoon(): void {
     if (this.#flushQueued || this.#batch === '') return;
     this.#flushQueued = true;
-    defer(this.#deferredFlush);
+    defer(SsePump.#deferredFlush, this);
   }
 
-  readonly #deferredFlush = (): void => {
-    this.#flushQueued = false;
-    if (this.#finished) return;
-    this.#flushBatch();
-  };
+  /** Shared by every pump (the pump is the argument): no closure held per stream. */
+  static #deferredFlush<U>(pump: SsePump<U>): void {
+    pump.#flushQueued = false;
+    if (pump.#finished) return;
+    pump.#flushBatch();
+  }
 
   #flushBatch(): void {
     if (this.#batch === '') return;
@@ -375,12 +376,16 @@ function reportHookError(error: unknown): void {
   console.error('sluice: an SSE onClose hook threw', error);
 }
 
-/** Runs `task` at the end of the current tick (see `SsePump.#flushSoon`). */
-const nodeProcess = (globalThis as { process?: { nextTick?: (task: () => void) => void } }).process;
-const defer = (task: () => void): void => {
-  if (nodeProcess?.nextTick) nodeProcess.nextTick(task);
-  else queueMicrotask(task);
-};
+/** Runs `task(pump)` at the end of the current tick (see `SsePump.#flushSoon`). */
+const nodeProcess = (
+  globalThis as {
+    process?: { nextTick?: <A>(task: (arg: A) => void, arg: A) => void };
+  }
+).process;
+function defer<A>(task: (arg: A) => void, arg: A): void {
+  if (nodeProcess?.nextTick) nodeProcess.nextTick(task, arg);
+  else queueMicrotask(() => task(arg));
+}
 
 export function unref(timer: unknown): void {
   if (typeof timer === 'object' && timer !== null && 'unref' in timer) {
