@@ -1,4 +1,5 @@
 import { formatEventId, parseEventId } from '../core/event-id.js';
+import { ByteLog } from './byte-log.js';
 import type { BrokerMessage, GapReason } from './types.js';
 
 /** A retained message with its position parsed once, so lookups never re-parse ids. */
@@ -18,13 +19,19 @@ export function historyEntry(position: number, message: BrokerMessage): HistoryE
  * (`trimmedThrough`), which is what makes gap detection exact: a cursor at or after it has
  * lost nothing, a cursor before it has.
  *
- * Stored as columns in a ring (position, time, data, event), not as message objects: a
- * retained message then costs the garbage collector one reference (its data) instead of
- * five objects (entry, item, message, id string, data). History is mostly retained and
- * rarely read (a resume), so the objects are built again on read; the live path hands
- * subscribers the entry built at publish time and never reads it back from here. With
- * thousands of finished LLM generations kept for resuming, the five objects per token were
- * what made old-generation collections long (see docs/benchmarks.md, LLM proxy).
+ * Stored as columns in a ring (position, time, where the data is, event), not as message
+ * objects, and the data itself as bytes in a ByteLog (byte-log.ts): a retained message costs
+ * the garbage collector nothing of its own, where it cost five objects (entry, item,
+ * message, id string, data), and then still one string or one JSON tree per message. History
+ * is mostly retained and rarely read (a resume), so messages are built again on read; the
+ * live path hands subscribers the entry built at publish time and never reads it back from
+ * here. With thousands of finished LLM generations kept for resuming, the objects per token
+ * were what made collections long (see docs/benchmarks.md).
+ *
+ * Data goes into the log as its text when it is a string (well formed: a lone surrogate
+ * has no UTF-8 form), else as its JSON text, so a replayed message's `data` is the JSON
+ * round trip of the published value, as it must be with any broker outside the process.
+ * A value JSON cannot represent (undefined, a BigInt, a cycle) is kept as it is.
  */
 export class HistoryBuffer {
   readonly #limit: number;
@@ -38,7 +45,13 @@ export class HistoryBuffer {
    */
   #positions: number[];
   #times: number[];
-  #data: unknown[];
+  /** The data's bytes in `#log`, and how to read them back (DATA_*). */
+  #starts: number[];
+  #ends: number[];
+  #kinds: number[];
+  readonly #log = new ByteLog();
+  /** Values kept as they are (DATA_VALUE); created the first time one is. */
+  #values: unknown[] | undefined;
   /** Parallel to `#data`; stays a holey array of `undefined` on channels without names. */
   #events: (string | undefined)[];
   #head = 0;
@@ -67,7 +80,9 @@ export class HistoryBuffer {
     const initial = Math.min(options.limit, 16);
     this.#positions = doubles(initial);
     this.#times = doubles(initial);
-    this.#data = new Array<unknown>(initial);
+    this.#starts = doubles(initial);
+    this.#ends = doubles(initial);
+    this.#kinds = doubles(initial);
     this.#events = new Array<string | undefined>(initial);
   }
 
@@ -101,9 +116,44 @@ export class HistoryBuffer {
     const slot = this.#slot(this.#size);
     this.#positions[slot] = position;
     this.#times[slot] = message.time;
-    this.#data[slot] = message.data;
+    this.#store(slot, message.data);
     this.#events[slot] = message.event;
     this.#size++;
+  }
+
+  /** Retained bytes of message data (what the log holds for this channel). */
+  get dataBytes(): number {
+    return this.#log.liveBytes;
+  }
+
+  #store(slot: number, data: unknown): void {
+    let text: string | undefined;
+    let kind = DATA_TEXT;
+    if (typeof data === 'string' && isWellFormed(data)) text = data;
+    else {
+      kind = DATA_JSON;
+      try {
+        text = JSON.stringify(data);
+      } catch {
+        text = undefined; // a BigInt or a cycle
+      }
+    }
+    if (text === undefined) {
+      (this.#values ??= [])[slot] = data;
+      this.#kinds[slot] = DATA_VALUE;
+      this.#starts[slot] = this.#ends[slot] = this.#log.end;
+      return;
+    }
+    this.#kinds[slot] = kind;
+    this.#starts[slot] = this.#log.append(text);
+    this.#ends[slot] = this.#log.end;
+  }
+
+  #load(slot: number): unknown {
+    const kind = this.#kinds[slot];
+    if (kind === DATA_VALUE) return this.#values![slot];
+    const text = this.#log.read(this.#starts[slot]!, this.#ends[slot]!);
+    return kind === DATA_TEXT ? text : (JSON.parse(text) as unknown);
   }
 
   /** Drops messages whose age reached `maxAge` at time `now`. */
@@ -161,7 +211,7 @@ export class HistoryBuffer {
     const message: BrokerMessage = {
       id: positionId(this.#epoch, this.#positions[slot]!),
       channel: this.#channel,
-      data: this.#data[slot],
+      data: this.#load(slot),
       time: this.#times[slot]!,
     };
     const event = this.#events[slot];
@@ -176,7 +226,8 @@ export class HistoryBuffer {
   #dropOldest(): void {
     const head = this.#head;
     this.#trimmedThrough = this.#positions[head]!;
-    this.#data[head] = undefined; // let the GC have it
+    this.#log.release(this.#ends[head]!);
+    if (this.#values) this.#values[head] = undefined; // let the GC have it
     this.#events[head] = undefined;
     this.#head = (head + 1) % this.#positions.length;
     this.#size--;
@@ -186,18 +237,27 @@ export class HistoryBuffer {
     const capacity = Math.min(this.#limit, this.#positions.length * 2 || 1);
     const positions = doubles(capacity);
     const times = doubles(capacity);
-    const data = new Array<unknown>(capacity);
+    const starts = doubles(capacity);
+    const ends = doubles(capacity);
+    const kinds = doubles(capacity);
+    const values = this.#values && new Array<unknown>(capacity);
     const events = new Array<string | undefined>(capacity);
     for (let i = 0; i < this.#size; i++) {
       const slot = this.#slot(i);
       positions[i] = this.#positions[slot]!;
       times[i] = this.#times[slot]!;
-      data[i] = this.#data[slot];
+      starts[i] = this.#starts[slot]!;
+      ends[i] = this.#ends[slot]!;
+      kinds[i] = this.#kinds[slot]!;
+      if (values) values[i] = this.#values![slot];
       events[i] = this.#events[slot];
     }
     this.#positions = positions;
     this.#times = times;
-    this.#data = data;
+    this.#starts = starts;
+    this.#ends = ends;
+    this.#kinds = kinds;
+    this.#values = values;
     this.#events = events;
     this.#head = 0;
   }
@@ -205,6 +265,19 @@ export class HistoryBuffer {
 
 function doubles(length: number): number[] {
   return new Array<number>(length).fill(0);
+}
+
+/** How a retained message's data is kept: its text, its JSON text, or the value itself. */
+const DATA_TEXT = 0;
+const DATA_JSON = 1;
+const DATA_VALUE = 2;
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether a string has a UTF-8 form (no lone surrogate); the builtin where there is one. */
+function isWellFormed(text: string): boolean {
+  const builtin = (text as { isWellFormed?: () => boolean }).isWellFormed;
+  return builtin ? builtin.call(text) : !LONE_SURROGATE.test(text);
 }
 
 /** Where a read resumes: after `position`, preceded by a gap when `reason` is set. */

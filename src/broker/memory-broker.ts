@@ -75,8 +75,10 @@ export interface MemoryBrokerStats {
  * idle channel's state is forgotten and later recreated — a recreated channel treats older
  * cursors as `expired` rather than misreading them. Cursor rules: see `resolveCursor`.
  *
- * Data is stored and delivered by reference, not cloned: publishers hand over JSON values
- * and must not mutate them afterwards; transports serialize on the way out.
+ * Data is delivered live by reference, not cloned: publishers hand over JSON values and
+ * must not mutate them afterwards; transports serialize on the way out. History keeps it
+ * as bytes outside the JS heap (history-buffer.ts), so a replayed message carries a copy:
+ * the same string, or the JSON round trip of any other value.
  *
  * Channel state is bounded: it exists only while a channel has subscribers or retained
  * history; idle channels whose history aged out are swept lazily on each call (no timers),

@@ -1,7 +1,9 @@
 /**
  * The columnar history against a plain array model: any sequence of appends (with and
  * without event names), age expiry and reads gives the same messages, the same
- * `trimmedThrough` and the same lookups, across ring wrap-around and growth.
+ * `trimmedThrough` and the same lookups, across ring wrap-around and growth. Data is any
+ * JSON value or string (lone surrogates and multi-byte text included): history keeps it as
+ * bytes, so a read gives an equal copy.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +24,13 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     gap: fc.integer({ min: 1, max: 3 }),
     age: fc.integer({ min: 0, max: 5 }),
     event: fc.option(fc.constantFrom('tick', 'x'), { nil: undefined }),
-    data: fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.object()),
+    data: fc.oneof(
+      fc.integer(),
+      fc.string({ unit: 'binary' }),
+      fc.string({ unit: 'grapheme', maxLength: 300 }),
+      fc.constant(null),
+      fc.jsonValue(),
+    ),
   }),
   fc.record({ kind: fc.constant('expire' as const), at: fc.integer({ min: 0, max: 10 }) }),
   fc.record({
@@ -103,13 +111,64 @@ describe('HistoryBuffer', () => {
       channel: CHANNEL,
       epoch: EPOCH,
     });
-    const data = { n: 1 };
+    const data = { n: 1, text: 'héllo 😀 世界' };
     const published = message(1, 5, data, 'tick');
     history.append(1, published);
     const [read] = history.tail(1);
     expect(read).toEqual(published);
     expect(read).not.toBe(published);
-    expect(read!.data).toBe(data); // data is stored by reference, as the broker documents
+    // Kept as bytes, not by reference: a read is a copy, and a later mutation of the
+    // published value does not reach history.
+    expect(read!.data).not.toBe(data);
+    data.n = 2;
+    expect(history.tail(1)[0]!.data).toEqual({ n: 1, text: 'héllo 😀 世界' });
+  });
+
+  it('keeps strings exactly, lone surrogates included, and non-JSON values as they are', () => {
+    const history = new HistoryBuffer({
+      limit: 8,
+      maxAge: null,
+      floor: 0,
+      channel: CHANNEL,
+      epoch: EPOCH,
+    });
+    const big = 10n ** 30n;
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    const values: unknown[] = [
+      'plain',
+      'a\ud800b',
+      '\udc00',
+      '😀',
+      '',
+      '{"not":"parsed"}',
+      big,
+      cyclic,
+    ];
+    values.forEach((data, i) => history.append(i + 1, message(i + 1, 5, data)));
+    const read = history.tail(8).map((m) => m.data);
+    expect(read.slice(0, 6)).toEqual(values.slice(0, 6));
+    expect(typeof read[5]).toBe('string'); // a string that looks like JSON stays a string
+    expect(read[6]).toBe(big);
+    expect(read[7]).toBe(cyclic);
+  });
+
+  it('holds only the bytes of retained messages while the ring turns over', () => {
+    const history = new HistoryBuffer({
+      limit: 10,
+      maxAge: null,
+      floor: 0,
+      channel: CHANNEL,
+      epoch: EPOCH,
+    });
+    const payload = (i: number) => `${i}:${'x'.repeat(100 + (i % 50))}`;
+    for (let i = 1; i <= 5000; i++) history.append(i, message(i, i, payload(i)));
+    let live = 0;
+    for (let i = 4991; i <= 5000; i++) live += payload(i).length;
+    expect(history.dataBytes).toBe(live);
+    expect(history.tail(10).map((m) => m.data)).toEqual(
+      Array.from({ length: 10 }, (_, k) => payload(4991 + k)),
+    );
   });
 
   it('grows while wrapped around: order and lookups survive', () => {
