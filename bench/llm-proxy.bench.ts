@@ -21,6 +21,8 @@ import { Child, stopInOrder } from './fanout/child.js';
 import type { ClientCommand, ClientReply, ServerCommand, ServerReply } from './llm/protocol.js';
 import { gcPausesBetween, type GcPauses } from './shared/gc-pauses.js';
 import {
+  generationMsOf,
+  holdOf,
   report,
   startRateOf,
   type LlmProxyScenario,
@@ -37,13 +39,19 @@ export type { LlmProxyScenario, RunResult, ScenarioResult } from './llm/report.j
  * carries with upstream, proxy and clients on it (at 10 tokens/s sluice fell behind: its
  * TTFT grew to seconds and the runs overran by several seconds).
  * No time to first token at the upstream: TTFT then shows only the path. Runs last 2 to 6 s.
+ *
+ * 100 generations twice: as one wave (all started within 100 ms, so they also end within
+ * 100 ms of each other: a burst of setups and teardowns while tokens flow), and held
+ * (`holdMs`): 100 in flight for 4 s after a warm-up of one generation's length, each
+ * finished one replaced at once, so starts and ends are spread as under steady load.
  */
 export const LLM_PROXY_DEFAULTS = Object.freeze({
   scenarios: Object.freeze([
     Object.freeze({ clients: 1, tokens: 100, tps: 50, ttftMs: 0 }),
     Object.freeze({ clients: 100, tokens: 100, tps: 50, ttftMs: 0 }),
+    Object.freeze({ clients: 100, tokens: 100, tps: 50, ttftMs: 0, holdMs: 4000 }),
     Object.freeze({ clients: 1000, tokens: 10, tps: 2, ttftMs: 0 }),
-  ]),
+  ] as LlmProxyScenario[]),
   runs: 5,
   /** Requests started per second at most (a thousand at once would measure a SYN storm). */
   maxStartRate: 1000,
@@ -125,13 +133,25 @@ async function measure(
   const { upstream, client, urls } = processes;
   // The direct path has no proxy: sluice's process stands in, idle, so the shapes match.
   const proxy = processes.proxies[where === 'direct' ? 'proxied' : where];
-  const { clients, ...pacing } = scenario;
+  const { clients, holdMs: _holdMs, ...pacing } = scenario;
   const startRate = startRateOf(scenario, LLM_PROXY_DEFAULTS.maxStartRate);
-  const window = (clients * 1000) / startRate + pacing.ttftMs + (pacing.tokens * 1000) / pacing.tps;
+  const hold = holdOf(scenario);
+  const generationMs = generationMsOf(scenario);
+  const window = hold
+    ? hold.warmupMs + hold.windowMs + generationMs
+    : (clients * 1000) / startRate + generationMs;
   const timeout = window + 30_000;
   const [proxyBefore, upstreamBefore] = await Promise.all([usage(proxy), usage(upstream)]);
   const figures = await client.ask(
-    { type: 'run', url: urls[where], clients, startRate, pacing, timeout },
+    {
+      type: 'run',
+      url: urls[where],
+      clients,
+      startRate,
+      pacing,
+      timeout,
+      ...(hold ? { hold } : {}),
+    },
     'done',
     timeout + 10_000,
   );
@@ -155,7 +175,7 @@ export async function runLlmProxy(
   const results: ScenarioResult[] = [];
   try {
     for (const scenario of scenarios) {
-      const { clients: _clients, ...pacing } = scenario;
+      const { clients: _clients, holdMs: _holdMs, ...pacing } = scenario;
       await processes.upstream.ask({ type: 'configure', pacing }, 'configured');
       const result: ScenarioResult = { scenario, runs: { direct: [], floor: [], proxied: [] } };
       for (let run = -1; run < runs; run++) {
@@ -185,7 +205,12 @@ export default async function (): Promise<BenchSection> {
         scenarios: [scenario],
         runs,
         ...(profileDir
-          ? { profileDir: path.resolve(profileDir, `clients-${scenario.clients}`) }
+          ? {
+              profileDir: path.resolve(
+                profileDir,
+                `clients-${scenario.clients}${scenario.holdMs ? '-held' : ''}`,
+              ),
+            }
           : {}),
       })),
     );

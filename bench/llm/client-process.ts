@@ -14,6 +14,11 @@
  * Requests start evenly at the rate the parent gives (never all in the same millisecond,
  * which no real load does), so the upstream's token ticks are spread too; a generation
  * counts once it has every token and `[DONE]`.
+ *
+ * Two shapes of run: one wave (C generations started once; every token counts), or held
+ * concurrency (`hold`): each of the C slots starts its next generation when the last one
+ * ends, so C stay in flight with starts and ends spread out as in a service under steady
+ * load, and only the window after the warm-up is measured.
  */
 import net from 'node:net';
 import { percentile } from '../harness.js';
@@ -26,6 +31,7 @@ import {
   STAMP_MARKER,
   type ClientCommand,
   type ClientReply,
+  type Hold,
   type Pacing,
   type RunFigures,
 } from './protocol.js';
@@ -48,20 +54,28 @@ const send = sendReply<ClientReply>;
 
 interface Run {
   expected: number;
+  /** Time to first token per generation, and when that generation started. */
   ttft: Float64Array;
+  ttftStart: Float64Array;
   ttftCount: number;
   latency: Float64Array;
-  /** Arrival time of each latency sample (for the steady-state split). */
+  /** Arrival time of each latency sample (for the steady-state and window splits). */
   arrival: Float64Array;
   latencyCount: number;
   /** Latest first-token arrival over the generations. */
   lastFirstToken: number;
   tokens: number;
+  /** Generations started; the run is over once no more will start and all have ended. */
+  started: number;
+  moreToStart: boolean;
   completed: number;
   failed: number;
   open: Set<net.Socket>;
   endedAt: number;
   firstError: string | undefined;
+  /** The measured window (wall clock): everything for one wave, the held window else. */
+  from: number;
+  to: number;
 }
 
 function fail(run: Run, reason: string): void {
@@ -69,8 +83,10 @@ function fail(run: Run, reason: string): void {
   run.firstError ??= reason;
 }
 
-function generation(run: Run, url: URL): void {
+/** One generation; `onEnd` runs once its socket closed and it was counted. */
+function generation(run: Run, url: URL, onEnd: () => void): void {
   const startedAt = wallClock();
+  run.started++;
   const socket = net.connect({ host: url.hostname, port: Number(url.port) });
   socket.setNoDelay(true);
   run.open.add(socket);
@@ -87,7 +103,10 @@ function generation(run: Run, url: URL): void {
       const { value, end } = readNumber(chunk, at + STAMP_MARKER.length);
       if (Number.isNaN(value)) return chunk.subarray(at);
       if (tokens++ === 0) {
-        if (run.ttftCount < run.ttft.length) run.ttft[run.ttftCount++] = now - startedAt;
+        if (run.ttftCount < run.ttft.length) {
+          run.ttftStart[run.ttftCount] = startedAt;
+          run.ttft[run.ttftCount++] = now - startedAt;
+        }
         run.lastFirstToken = Math.max(run.lastFirstToken, now);
       }
       if (run.latencyCount < run.latency.length) {
@@ -129,7 +148,7 @@ function generation(run: Run, url: URL): void {
     else if (tail.indexOf(DONE) < 0) fail(run, 'no [DONE]');
     else run.completed++;
     run.endedAt = wallClock();
-    if (run.completed + run.failed === run.ttft.length) finish(run);
+    onEnd();
   });
   socket.write(
     `POST /v1/chat/completions HTTP/1.1\r\nHost: ${url.host}\r\n` +
@@ -138,28 +157,48 @@ function generation(run: Run, url: URL): void {
   );
 }
 
-let current: { run: Run; startedAt: number; cpu: NodeJS.CpuUsage; timer: NodeJS.Timeout } | null =
-  null;
+/** Ends the run once no generation is left to start and every started one has ended. */
+function settle(run: Run): void {
+  if (!run.moreToStart && run.completed + run.failed === run.started) finish(run);
+}
+
+/** The samples of `values` whose time in `at` falls in (from, to]. */
+function between(
+  values: Float64Array,
+  at: Float64Array,
+  count: number,
+  from: number,
+  to: number,
+): number[] {
+  const kept: number[] = [];
+  for (let i = 0; i < count; i++) if (at[i]! > from && at[i]! <= to) kept.push(values[i]!);
+  return kept;
+}
 
 function finish(run: Run): void {
   if (!current || current.run !== run) return;
-  const { startedAt, cpu, timer } = current;
+  const { startedAt, cpu, timer, wave } = current;
   current = null;
   clearTimeout(timer);
   for (const socket of run.open) socket.destroy();
   const used = process.cpuUsage(cpu);
-  const ttft = Array.from(run.ttft.subarray(0, run.ttftCount));
-  const latency = Array.from(run.latency.subarray(0, run.latencyCount));
-  const steady = latency.filter((_, i) => run.arrival[i]! > run.lastFirstToken);
+  const ttft = between(run.ttft, run.ttftStart, run.ttftCount, run.from, run.to);
+  const latency = between(run.latency, run.arrival, run.latencyCount, run.from, run.to);
+  // One wave: the tokens after every generation's first one. Held: the window already is.
+  const steady = wave
+    ? between(run.latency, run.arrival, run.latencyCount, run.lastFirstToken, Infinity)
+    : latency;
   const figures: RunFigures = {
     completed: run.completed,
-    failed: run.failed + (run.ttft.length - run.completed - run.failed),
+    // Every generation that did not complete, even one that never started or ended.
+    failed: (wave ?? run.started) - run.completed,
     tokens: run.tokens,
     ttftP50: percentile(ttft, 50),
     ttftP99: percentile(ttft, 99),
     tokenP50: percentile(latency, 50),
     tokenP99: percentile(latency, 99),
     tokenP99Steady: steady.length > 0 ? percentile(steady, 99) : Number.NaN,
+    measuredTokens: latency.length,
     startedAt,
     endedAt: run.endedAt,
     cpuMicros: used.user + used.system,
@@ -168,39 +207,77 @@ function finish(run: Run): void {
   send({ type: 'done', ...figures });
 }
 
+let current: {
+  run: Run;
+  startedAt: number;
+  cpu: NodeJS.CpuUsage;
+  timer: NodeJS.Timeout;
+  /** The wave's size; undefined for held concurrency. */
+  wave: number | undefined;
+} | null = null;
+
 function start(
   url: URL,
   clients: number,
   startRate: number,
   pacing: Pacing,
   timeout: number,
+  hold: Hold | undefined,
 ): void {
+  const startedAt = wallClock();
+  const generationMs = pacing.ttftMs + (pacing.tokens * 1000) / pacing.tps;
+  // Held: each slot runs about (warm-up + window) / generation length generations, and the
+  // one it is in when starts stop; a wave: one per client.
+  const perSlot = hold ? Math.ceil((hold.warmupMs + hold.windowMs) / generationMs) + 2 : 1;
+  const capacity = Math.min(clients * perSlot * pacing.tokens, MAX_SAMPLES);
   const run: Run = {
     expected: pacing.tokens,
-    ttft: new Float64Array(clients),
+    ttft: new Float64Array(clients * perSlot),
+    ttftStart: new Float64Array(clients * perSlot),
     ttftCount: 0,
-    latency: new Float64Array(Math.min(clients * pacing.tokens, MAX_SAMPLES)),
-    arrival: new Float64Array(Math.min(clients * pacing.tokens, MAX_SAMPLES)),
+    latency: new Float64Array(capacity),
+    arrival: new Float64Array(capacity),
     latencyCount: 0,
     lastFirstToken: 0,
     tokens: 0,
+    started: 0,
+    moreToStart: true,
     completed: 0,
     failed: 0,
     open: new Set(),
     endedAt: Number.NaN,
     firstError: undefined,
+    from: hold ? startedAt + hold.warmupMs : -Infinity,
+    to: hold ? startedAt + hold.warmupMs + hold.windowMs : Infinity,
   };
   current = {
     run,
-    startedAt: wallClock(),
+    startedAt,
     cpu: process.cpuUsage(),
     // A run that stalls still ends, and reports what arrived.
     timer: setTimeout(() => {
       run.firstError ??= `timed out after ${timeout} ms`;
       finish(run);
     }, timeout),
+    wave: hold ? undefined : clients,
   };
-  void pace(clients, startRate, () => generation(run, url));
+  const stopStartingAt = run.to;
+  const slot = (): void =>
+    generation(run, url, () => {
+      if (hold && wallClock() < stopStartingAt) slot();
+      else settle(run);
+    });
+  void pace(clients, startRate, slot).then(() => {
+    // Held: the slots themselves stop starting at the end of the window.
+    if (!hold) run.moreToStart = false;
+    settle(run);
+  });
+  if (hold) {
+    setTimeout(() => {
+      run.moreToStart = false;
+      settle(run);
+    }, stopStartingAt - startedAt).unref();
+  }
 }
 
 serveCommands<ClientCommand>(
@@ -216,6 +293,7 @@ serveCommands<ClientCommand>(
         command.startRate,
         command.pacing,
         command.timeout,
+        command.hold,
       );
     },
   },

@@ -35,8 +35,20 @@ export type ClientCommand =
       startRate: number;
       pacing: Pacing;
       timeout: number;
+      /**
+       * Held concurrency instead of one wave: each of the `clients` slots starts its next
+       * generation as soon as its last one ended, until `warmupMs + windowMs` after the
+       * first start; only tokens arriving (and generations starting) within the window
+       * after the warm-up are measured.
+       */
+      hold?: Hold;
     }
   | { type: 'exit' };
+
+export interface Hold {
+  warmupMs: number;
+  windowMs: number;
+}
 
 export interface RunFigures {
   /** Generations that ended with every token and `[DONE]`. */
@@ -55,6 +67,8 @@ export interface RunFigures {
    * state, without the ramp during which the path also sets generations up.
    */
   tokenP99Steady: number;
+  /** Tokens the latency figures count (all of them, or those in a held run's window). */
+  measuredTokens: number;
   /** Wall clock of the first request start and of the last generation's end. */
   startedAt: number;
   endedAt: number;

@@ -6,10 +6,26 @@
 import os from 'node:os';
 import { fmt, median, table } from '../harness.js';
 import type { GcPauses } from '../shared/gc-pauses.js';
-import type { Pacing, RunFigures } from './protocol.js';
+import type { Hold, Pacing, RunFigures } from './protocol.js';
 
 export interface LlmProxyScenario extends Pacing {
   clients: number;
+  /**
+   * Held concurrency: `clients` generations kept in flight for this long after a warm-up
+   * of one generation's length (see client-process.ts); absent: one wave of `clients`.
+   */
+  holdMs?: number;
+}
+
+/** How long one generation streams, ms. */
+export function generationMsOf({ tokens, tps, ttftMs }: LlmProxyScenario): number {
+  return ttftMs + (tokens * 1000) / tps;
+}
+
+/** A held scenario's warm-up and measured window; undefined for a wave. */
+export function holdOf(scenario: LlmProxyScenario): Hold | undefined {
+  if (scenario.holdMs === undefined) return undefined;
+  return { warmupMs: generationMsOf(scenario), windowMs: scenario.holdMs };
 }
 
 /** Straight to the model, through the bare pipe proxy (the floor), through sluice. */
@@ -47,7 +63,10 @@ export interface ReportOptions {
  * Requests start evenly over at least one token interval (so the model's token ticks are
  * spread) and no faster than `maxStartRate` per second.
  */
-export function startRateOf({ clients, tps }: LlmProxyScenario, maxStartRate: number): number {
+export function startRateOf(scenario: LlmProxyScenario, maxStartRate: number): number {
+  const { clients, tps } = scenario;
+  // Held: the first generations start over one generation's length, as later ones will.
+  if (scenario.holdMs !== undefined) return (clients * 1000) / generationMsOf(scenario);
   return Math.min(clients * tps, maxStartRate);
 }
 
@@ -69,6 +88,7 @@ function summary(runs: RunResult[]) {
     gcMs: pick((r) => r.proxyGc.totalMs),
     gcAtLeast2Ms: pick((r) => r.proxyGc.atLeast2Ms),
     gcAtLeast5Ms: pick((r) => r.proxyGc.atLeast5Ms),
+    measuredTokens: pick((r) => r.measuredTokens),
     failed: runs.reduce((sum, r) => sum + r.failed, 0),
     firstError: runs.find((r) => r.firstError !== undefined)?.firstError,
   };
@@ -95,7 +115,9 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
     const floorP99 = floor.tokenP99 - direct.tokenP99;
     // Each proxied run against the direct run next to it in time: the spread of the verdict.
     const addedRuns = byPath.proxied.map((r, i) => r.tokenP99 - byPath.direct[i]!.tokenP99);
-    const label = `${scenario.clients.toLocaleString('en-US')} × ${scenario.tps}/s`;
+    const held = scenario.holdMs !== undefined;
+    const label =
+      `${scenario.clients.toLocaleString('en-US')} × ${scenario.tps}/s` + (held ? ', held' : '');
     const row = (name: string, s: Summary, proxyCpu: boolean) => [
       name,
       label,
@@ -115,8 +137,14 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
     rows.push(row('pipe proxy (floor)', floor, true));
     rows.push(row('via sluice', proxied, true));
     const goal = scenario.clients === goalClients;
+    const what = held
+      ? `${count(scenario.clients, 'generation')} held for ${fmt(scenario.holdMs! / 1000, 0)} s ` +
+        `(${fmt(proxied.measuredTokens, 0)} tokens measured per run)`
+      : scenario.clients === 1
+        ? count(scenario.clients, 'generation')
+        : `${count(scenario.clients, 'generation')} in one wave`;
     verdicts.push(
-      `- ${count(scenario.clients, 'generation')}: sluice adds ` +
+      `- ${what}: sluice adds ` +
         `${fmt(proxied.ttftP50 - direct.ttftP50)} ms to the median time to first token and ` +
         `${fmt(addedP99)} ms to the p99 per-token latency (run by run: ` +
         `${fmt(Math.min(...addedRuns))} to ${fmt(Math.max(...addedRuns))} ms)` +
@@ -124,7 +152,7 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
           ? ` — goal (under ${goalMs} ms) ${addedP99 < goalMs ? 'met' : '**not met**'}.`
           : '.') +
         ` The pipe proxy adds ${fmt(floorP99)} ms to the p99.` +
-        (scenario.clients === 1
+        (scenario.clients === 1 || held
           ? ''
           : ` Tokens after every generation's first one (no ramp): p99 ${fmt(direct.tokenP99Steady)} ms ` +
             `direct, ${fmt(floor.tokenP99Steady)} ms via the pipe proxy, ` +
@@ -136,9 +164,17 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
   const scenarios = results
     .map(({ scenario: s }) => {
       const ramp = (s.clients * 1000) / startRateOf(s, maxStartRate);
+      const hold = holdOf(s);
       return (
         `${count(s.clients, 'generation')} × ${s.tokens} tokens at ${s.tps} tokens/s` +
-        (s.clients === 1 ? '' : `, started over ${fmt(ramp, 0)} ms`)
+        (hold
+          ? `, held: each of the ${s.clients} slots starts its next generation as soon as ` +
+            `its last one ended (the first ones start over ${fmt(ramp, 0)} ms), and only ` +
+            `tokens arriving, and generations starting, in the ${fmt(hold.windowMs, 0)} ms ` +
+            `after a ${fmt(hold.warmupMs, 0)} ms warm-up are measured`
+          : s.clients === 1
+            ? ''
+            : `, started over ${fmt(ramp, 0)} ms`)
       );
     })
     .join('; ');
