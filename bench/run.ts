@@ -14,6 +14,7 @@ const modules: Record<string, () => Promise<{ default: BenchModule }>> = {
   'ws-memory': () => import('./ws-memory.bench.js'),
   'ws-stall': () => import('./ws-stall.bench.js'),
   'llm-proxy': () => import('./llm-proxy.bench.js'),
+  'broker-history': () => import('./broker-history.bench.js'),
 };
 
 const DOC = new URL('../docs/benchmarks.md', import.meta.url);
