@@ -62,8 +62,9 @@ interface Run {
   /** Arrival time of each latency sample (for the steady-state and window splits). */
   arrival: Float64Array;
   latencyCount: number;
-  /** Latest first-token arrival over the generations. */
+  /** Latest first-token arrival over the generations, and the first generation's end. */
   lastFirstToken: number;
+  firstEnd: number;
   tokens: number;
   /** Generations started; the run is over once no more will start and all have ended. */
   started: number;
@@ -148,6 +149,7 @@ function generation(run: Run, url: URL, onEnd: () => void): void {
     else if (tail.indexOf(DONE) < 0) fail(run, 'no [DONE]');
     else run.completed++;
     run.endedAt = wallClock();
+    run.firstEnd = Math.min(run.firstEnd, run.endedAt);
     onEnd();
   });
   socket.write(
@@ -184,9 +186,10 @@ function finish(run: Run): void {
   const used = process.cpuUsage(cpu);
   const ttft = between(run.ttft, run.ttftStart, run.ttftCount, run.from, run.to);
   const latency = between(run.latency, run.arrival, run.latencyCount, run.from, run.to);
-  // One wave: the tokens after every generation's first one. Held: the window already is.
+  // One wave: the tokens that arrived while every generation was streaming (after the last
+  // first token, before the first end), no setup or teardown under way. Held: the window.
   const steady = wave
-    ? between(run.latency, run.arrival, run.latencyCount, run.lastFirstToken, Infinity)
+    ? between(run.latency, run.arrival, run.latencyCount, run.lastFirstToken, run.firstEnd)
     : latency;
   const figures: RunFigures = {
     completed: run.completed,
@@ -239,6 +242,7 @@ function start(
     arrival: new Float64Array(capacity),
     latencyCount: 0,
     lastFirstToken: 0,
+    firstEnd: Infinity,
     tokens: 0,
     started: 0,
     moreToStart: true,

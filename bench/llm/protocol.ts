@@ -63,8 +63,10 @@ export interface RunFigures {
   tokenP50: number;
   tokenP99: number;
   /**
-   * p99 of the tokens that arrived after every generation had its first token: the steady
-   * state, without the ramp during which the path also sets generations up.
+   * p99 of the tokens that arrived while every generation of a wave was streaming (after
+   * the last first token, before the first generation ended): the steady state, without
+   * the ramp and the end, when the path also sets generations up or tears them down. In a
+   * held run, the window's p99.
    */
   tokenP99Steady: number;
   /** Tokens the latency figures count (all of them, or those in a held run's window). */

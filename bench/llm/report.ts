@@ -154,9 +154,9 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
         ` The pipe proxy adds ${fmt(floorP99)} ms to the p99.` +
         (scenario.clients === 1 || held
           ? ''
-          : ` Tokens after every generation's first one (no ramp): p99 ${fmt(direct.tokenP99Steady)} ms ` +
-            `direct, ${fmt(floor.tokenP99Steady)} ms via the pipe proxy, ` +
-            `${fmt(proxied.tokenP99Steady)} ms via sluice.`) +
+          : ` Tokens while every generation was streaming (no start or end under way): ` +
+            `p99 ${fmt(direct.tokenP99Steady)} ms direct, ${fmt(floor.tokenP99Steady)} ms ` +
+            `via the pipe proxy, ${fmt(proxied.tokenP99Steady)} ms via sluice.`) +
         ` GC pauses per run: ${gcNote(proxied)} in sluice's process, ${gcNote(floor)} in the pipe proxy's.`,
     );
     for (const s of [direct, floor, proxied]) if (s.firstError) errors.push(s.firstError);
@@ -220,9 +220,11 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
       'the bytes for stamps: per-token latency is arrival minus stamp, so it covers ' +
       'everything after the model wrote the token; TTFT runs from just before connecting to ' +
       'the first content token (the model adds no delay of its own). "Added" is the ' +
-      'difference from the direct path\u2019s median. The steady-state p99 (bullets) counts only ' +
-      'tokens that arrived after every generation of the run had its first token, i.e. ' +
-      'without the ramp during which the path is also setting generations up. ' +
+      'difference from the direct path\u2019s median. The steady-state p99 of a wave ' +
+      '(bullets) counts only tokens that arrived while every generation of the run was ' +
+      'streaming (after the last first token, before the first generation ended), i.e. ' +
+      'without the ramp and the end, during which the path also sets generations up and ' +
+      'tears them down. ' +
       'CPU time (user + system, ' +
       '`process.cpuUsage()` over IPC before and after each run) is divided by the tokens ' +
       'delivered, so it includes each generation\u2019s setup (which weighs most at 10 ' +
