@@ -81,10 +81,17 @@ export interface ReconnectingWebSocketOptions {
   /** Applied to every underlying socket; the implementation's default when absent. */
   binaryType?: string;
   /**
-   * Where `online` events come from: on `online` a pending retry happens at once. Defaults to
-   * `globalThis` when it is an event target (browsers); `null` disables.
+   * Where `online` events come from: on `online` a pending retry is brought forward to a
+   * random moment within `onlineRetrySpread`. Defaults to `globalThis` when it is an event
+   * target (browsers); `null` disables.
    */
   networkEvents?: EventTarget | null;
+  /**
+   * On `online`, the retry happens after a delay drawn uniformly from [0, this) ms, so the
+   * clients of a network that comes back all at once (an office, a train) do not reconnect
+   * in the same instant. 0 = at once.
+   */
+  onlineRetrySpread?: number;
   /** Aborting closes the socket for good (state `closed`, code `aborted`). */
   signal?: AbortSignal;
 }
@@ -97,6 +104,7 @@ export const RECONNECTING_WEBSOCKET_DEFAULTS = Object.freeze({
   maxQueuedBytes: 1_048_576,
   heartbeatInterval: 25_000,
   heartbeatTimeout: 10_000,
+  onlineRetrySpread: 1_000,
   /**
    * sluice's close-code table (ws/close-codes.ts): reconnect after network loss (1006), going
    * away, internal errors and 4000-4499; stop after a normal close by the server, protocol
@@ -113,7 +121,7 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export type StateChangeCode =
   | 'open'
   | 'retry' // backoff delay elapsed
-  | 'online' // the network came back: retry without waiting
+  | 'online' // the network came back: retry soon (within onlineRetrySpread), not after the backoff
   | 'reconnect_called'
   | 'transport_closed' // the socket closed or failed (see closeCode)
   | 'connect_error' // a provider or the WebSocket constructor threw

@@ -96,6 +96,8 @@ export class ReconnectingWebSocket extends SocketEventTarget {
         : null,
     };
     if (options.minUptime !== undefined) checkDelay('minUptime', options.minUptime);
+    if (options.onlineRetrySpread !== undefined)
+      checkDelay('onlineRetrySpread', options.onlineRetrySpread);
     this.#options = options;
     this.#backoff = new Backoff(options.backoff);
     this.#queue = new SendQueue({
@@ -274,10 +276,22 @@ export class ReconnectingWebSocket extends SocketEventTarget {
     if (this.#state === 'connecting' && !this.#connection) this.#connect();
   }
 
+  /**
+   * The network came back: the pending retry (maybe minutes away) is brought forward to a
+   * random moment within `onlineRetrySpread`, not to this instant, which every client of
+   * that network would share. The backoff starts over, as after a fresh failure.
+   */
   readonly #onOnline = (): void => {
     if (this.#state !== 'reconnecting') return;
     this.#backoff.reset();
-    this.#retryNow('online');
+    const spread = this.#options.onlineRetrySpread ?? DEFAULTS.onlineRetrySpread;
+    const delay = this.#backoff.spread(spread);
+    this.#retryTimer?.clear();
+    this.#retryTimer = undefined;
+    if (delay === 0) return this.#retryNow('online');
+    this.#setState('reconnecting', 'online', 'the network is back', undefined, delay);
+    if (this.#state !== 'reconnecting') return;
+    this.#retryTimer = startTimer(() => this.#retryNow('online'), delay, { ref: true });
   };
 
   readonly #onAbort = (): void => {

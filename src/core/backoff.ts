@@ -70,6 +70,15 @@ export class Backoff {
     return Math.min(Math.max(this.#floor, jittered), Math.max(this.#max, this.#floor));
   }
 
+  /**
+   * A delay drawn uniformly from [0, window) ms, for a retry prompted by an event that many
+   * clients see at the same moment (the network coming back): spread, not in lock-step.
+   * Does not count as an attempt.
+   */
+  spread(window: number): number {
+    return Math.floor(this.#random() * window);
+  }
+
   /** Called after a connection stayed up long enough: the next delay starts small again. */
   reset(): void {
     this.#attempt = 0;

@@ -108,20 +108,69 @@ describe('ReconnectingWebSocket: backoff', () => {
     expect(socket.send('x')).toBe(false);
   });
 
-  it('retries at once when the network comes back online', async () => {
+  it('brings the retry forward when the network comes back online, within the spread', async () => {
     const s = await server();
     const network = new EventTarget();
     s.wss.once('connection', (peer) => peer.terminate());
     const socket = open(s.url, {
       networkEvents: network,
+      onlineRetrySpread: 200,
       backoff: { initialDelay: 60_000, maxDelay: 60_000, random: () => 0.99 },
     });
     const waiting = await nextState(socket, 'reconnecting');
     expect(waiting.delay).toBeGreaterThan(50_000);
+    const states = recordStates(socket);
     network.dispatchEvent(new Event('online'));
     const connecting = await nextState(socket, 'open');
     expect(connecting.to).toBe('open');
     expect(s.connections.length).toBe(2);
+    const online = states.find((e) => e.code === 'online' && e.to === 'reconnecting');
+    expect(online?.delay).toBe(198); // 0.99 of the 200 ms spread, not the 60 s backoff
+  });
+
+  it('spreads the online retries of clients that see the network come back together', async () => {
+    const port = await refusedPort();
+    const network = new EventTarget();
+    const sockets = Array.from({ length: 10 }, () =>
+      open(`ws://127.0.0.1:${port}`, {
+        networkEvents: network,
+        onlineRetrySpread: 5_000,
+        backoff: { initialDelay: 60_000, maxDelay: 60_000 },
+      }),
+    );
+    await Promise.all(sockets.map((socket) => nextState(socket, 'reconnecting')));
+    const onlineStates = sockets.map((socket) => {
+      const seen = recordStates(socket);
+      return () => seen.find((e) => e.code === 'online');
+    });
+    network.dispatchEvent(new Event('online'));
+    const delays = onlineStates.map((found) => found()?.delay);
+    for (const delay of delays) {
+      expect(delay).toBeGreaterThanOrEqual(0);
+      expect(delay).toBeLessThan(5_000);
+    }
+    // Random draws: ten equal delays would be lock-step (odds of a false failure: ~1e-30).
+    expect(new Set(delays).size).toBeGreaterThan(1);
+  });
+
+  it('retries at once on online when the spread is 0', async () => {
+    const port = await refusedPort();
+    const network = new EventTarget();
+    const socket = open(`ws://127.0.0.1:${port}`, {
+      networkEvents: network,
+      onlineRetrySpread: 0,
+      backoff: { initialDelay: 60_000, maxDelay: 60_000, random: () => 0.99 },
+    });
+    await nextState(socket, 'reconnecting');
+    const states = recordStates(socket);
+    network.dispatchEvent(new Event('online'));
+    expect(states[0]).toMatchObject({ to: 'connecting', code: 'online' });
+  });
+
+  it('refuses a negative onlineRetrySpread', () => {
+    expect(() => open('ws://127.0.0.1:1', { onlineRetrySpread: -1 })).toThrow(
+      expect.objectContaining({ code: 'invalid_argument' }),
+    );
   });
 });
 
