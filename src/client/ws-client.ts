@@ -41,7 +41,14 @@ import {
   type SubscribeOptions,
 } from './ws-client-types.js';
 
-type WireRequest = { kind: 'subscribe' | 'unsubscribe'; channel: string };
+/**
+ * A subscribe or unsubscribe on the wire. A subscribe remembers the feed it was sent for:
+ * its reply may come after that subscription was dropped and the channel subscribed
+ * again, and must then not ack or end the newer one.
+ */
+type WireRequest =
+  | { kind: 'subscribe'; channel: string; feed: SubscriptionFeed }
+  | { kind: 'unsubscribe'; channel: string };
 
 export interface SluiceSocketEventMap {
   statechange: StateChangeEvent;
@@ -225,7 +232,7 @@ export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
     const rid = ++this.#rid;
     if (!this.#send({ ...message, rid })) return;
     this.#onWire.add(channel);
-    this.#wireRequests.set(rid, { kind: 'subscribe', channel });
+    this.#wireRequests.set(rid, { kind: 'subscribe', channel, feed: entry!.feed });
   }
 
   #unsubscribeOnWire(channel: string): void {
@@ -318,10 +325,11 @@ export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
       return true;
     }
     const entry = this.#subs.get(channel);
-    if (message.type === 'ack') entry?.feed.acked();
+    if (entry?.feed !== request.feed) return true; // a subscription since dropped: stale
+    if (message.type === 'ack') entry.feed.acked();
     else {
       this.#onWire.delete(channel);
-      entry?.feed.end(serverError(message));
+      entry.feed.end(serverError(message));
     }
     return true;
   }

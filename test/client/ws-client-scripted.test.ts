@@ -347,6 +347,29 @@ describe('SluiceSocket subscription lifecycle', () => {
   });
 });
 
+describe('SluiceSocket: a reply to an earlier subscription of the same channel', () => {
+  it('does not end or ack the newer subscription', async () => {
+    const { server: s, peers } = await scripted();
+    const c = client(s.url);
+    await waitFor(() => c.socket.state === 'open', 'open');
+    const first = c.subscribe('room');
+    first.unsubscribe();
+    const second = c.subscribe('room');
+    await waitFor(() => ofType(peers[0], 'subscribe').length === 2, 'two subscribes');
+    const [old, current] = ofType(peers[0], 'subscribe');
+    const unsubscribe = ofType(peers[0], 'unsubscribe')[0]!;
+    // The server refuses the first subscription (say, its cursor or rights were bad), late.
+    peers[0]!.send({ type: 'error', rid: old!.rid!, code: 'forbidden', message: 'old' });
+    peers[0]!.send({ type: 'ack', rid: unsubscribe.rid!, channel: 'room' });
+    peers[0]!.send({ type: 'ack', rid: current!.rid!, channel: 'room' });
+    peers[0]!.send({ type: 'event', channel: 'room', id: 'e:1', data: 'live' });
+    const iterator = second[Symbol.asyncIterator]();
+    const next = await iterator.next();
+    expect(next).toMatchObject({ done: false, value: { data: 'live' } });
+    expect(second.state).not.toBe('closed');
+  });
+});
+
 describe('SluiceSocket when the transport gives up', () => {
   it('fails pending requests and ends subscriptions with the close code (4500 range)', async () => {
     const { server: s, peers } = await scripted();
