@@ -19,10 +19,13 @@
  */
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// ignoreBOM: a message that starts with U+FEFF keeps it (the default decoder strips it).
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** The first buffer's size, and the least worth reclaiming, bytes. */
 const MIN_BYTES = 1024;
+/** An emptied buffer larger than this is let go; a smaller one is kept for the next append. */
+const KEEP_EMPTY_BYTES = 64 * 1024;
 /** Up to this many UTF-16 units, room for a string is reserved at 3 bytes per unit. */
 const ESTIMATE_BELOW = 4096;
 
@@ -73,9 +76,10 @@ export class ByteLog {
   release(offset: number): void {
     this.#start = Math.min(Math.max(this.#start, offset), this.#end);
     if (this.#start === this.#end) {
-      // Empty: start over at the front, no copy; a large buffer is let go.
+      // Empty: start over at the front, no copy; a large buffer is let go (a history of
+      // one message empties at every publish, and reuses its buffer).
       this.#base = this.#start;
-      if (this.#bytes.length > MIN_BYTES) this.#bytes = new Uint8Array(0);
+      if (this.#bytes.length > KEEP_EMPTY_BYTES) this.#bytes = new Uint8Array(0);
       return;
     }
     const dead = this.#start - this.#base;

@@ -89,6 +89,26 @@ describe('ByteLog', () => {
     expect(log.read(ends[997]!, ends[998]!)).toBe(`998 ${'y'.repeat(1000)}`);
   });
 
+  it('keeps a leading U+FEFF (not taken for a byte order mark)', () => {
+    const log = new ByteLog();
+    for (const text of ['\uFEFF', '\uFEFFx', 'a\uFEFF']) {
+      const start = log.append(text);
+      expect(log.read(start, log.end)).toBe(text);
+    }
+  });
+
+  it('keeps a small buffer when a release empties the log (a history of one message)', () => {
+    const log = new ByteLog();
+    for (let i = 0; i < 100; i++) {
+      // As history does it: the old message is dropped first, then the new one appended.
+      log.release(log.end);
+      expect(log.liveBytes).toBe(0);
+      if (i > 0) expect(log.capacity).toBeGreaterThan(0); // kept, not let go and allocated again
+      const start = log.append(`message ${i} ${'z'.repeat(400)}`);
+      expect(log.read(start, log.end)).toBe(`message ${i} ${'z'.repeat(400)}`);
+    }
+  });
+
   it('lets a large buffer go once everything was released', () => {
     const log = new ByteLog();
     for (let i = 0; i < 1000; i++) log.append('y'.repeat(1000));
