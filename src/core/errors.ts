@@ -24,6 +24,8 @@ export type SluiceErrorCode =
   | 'invalid_cursor'
   // http server
   | 'bad_request'
+  | 'headers_too_large'
+  | 'request_timeout'
   | 'invalid_json'
   | 'payload_too_large'
   | 'invalid_channel'

@@ -6,3 +6,4 @@ export * from './node-adapter.js';
 export * from './read-body.js';
 export * from './server.js';
 export { toRequest, type NodeRequest } from './node-request.js';
+export { answerClientError } from './client-error.js';

@@ -5,6 +5,7 @@
  * still open after `shutdownTimeout`.
  */
 import http from 'node:http';
+import { answerClientError } from './client-error.js';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Broker } from '../broker/types.js';
 import { createMemoryBroker } from '../broker/memory-broker.js';
@@ -107,6 +108,8 @@ export function createSluiceServer(options: SluiceServerOptions = {}): SluiceSer
       ...(options.onError ? { onError: options.onError } : {}),
     }),
   );
+
+  server.on('clientError', answerClientError);
 
   const hub = attachWebSocketHub(server, {
     broker,
