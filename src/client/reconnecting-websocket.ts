@@ -298,13 +298,15 @@ export class ReconnectingWebSocket extends SocketEventTarget {
     this.#shutdown('aborted', 1000, 'aborted');
   };
 
-  /** Ends for good. Explicit closes also drop the queue and the global listeners. */
+  /**
+   * Ends for good. The global listeners (`online`, the abort signal) go in every case, so a
+   * client that gave up is not held by `window` or a long-lived signal; `reconnect()` adds
+   * them again. Explicit closes also drop the queue (a give-up keeps it for `reconnect()`).
+   */
   #shutdown(code: StateChangeCode, closeCode: number, reason: string, explicit = true): void {
     const hadSocket = this.#dropConnection(closeCode, reason);
-    if (explicit) {
-      this.#queue.clear();
-      this.#listenGlobal(false);
-    }
+    this.#listenGlobal(false);
+    if (explicit) this.#queue.clear();
     if (this.#state === 'closed') return;
     this.#setState('closed', code, reason, closeCode);
     if (hadSocket) this.#emit(new SocketCloseEvent(closeCode, reason, true));

@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ReconnectingWebSocket } from '../../src/client/reconnecting-websocket.js';
@@ -165,6 +165,29 @@ describe('ReconnectingWebSocket: backoff', () => {
     const states = recordStates(socket);
     network.dispatchEvent(new Event('online'));
     expect(states[0]).toMatchObject({ to: 'connecting', code: 'online' });
+  });
+
+  it('lets go of its online and abort listeners when it gives up; reconnect() takes them back', async () => {
+    const port = await refusedPort();
+    const network = new EventTarget();
+    const controller = new AbortController();
+    const socket = open(`ws://127.0.0.1:${port}`, {
+      networkEvents: network,
+      signal: controller.signal,
+      maxRetries: 1,
+      backoff: { initialDelay: 1, maxDelay: 1 },
+    });
+    const listeners = () => [
+      getEventListeners(network, 'online').length,
+      getEventListeners(controller.signal, 'abort').length,
+    ];
+    expect(listeners()).toEqual([1, 1]);
+    expect((await nextState(socket, 'closed')).code).toBe('max_retries');
+    expect(listeners()).toEqual([0, 0]); // nothing global holds a client that gave up
+    socket.reconnect();
+    expect(listeners()).toEqual([1, 1]);
+    socket.close();
+    expect(listeners()).toEqual([0, 0]);
   });
 
   it('refuses a negative onlineRetrySpread', () => {
