@@ -7,7 +7,10 @@
 export interface RequestContext {
   /** Fires when the client disconnects or the server shuts down. */
   signal: AbortSignal;
-  /** Remote IP address, when known (for rate limits and logs). */
+  /**
+   * Remote IP address, when known (for rate limits and logs). Read it while the request is
+   * open: the Node adapter looks it up on first read, and a connection already gone has none.
+   */
   remoteAddress: string | undefined;
   /** '1.1' or '2.0': SSE must not send `Connection` headers on HTTP/2. */
   httpVersion: string;

@@ -62,6 +62,30 @@ function shutdownFanOut(shutdown: AbortSignal | undefined): Set<AbortController>
   return inFlight;
 }
 
+/**
+ * The remote address is read when a handler asks for it, not for every request: reading it
+ * costs a `getpeername` system call, and most handlers never look. Node keeps it once read;
+ * read after the connection closed, it is `undefined` (as `RequestContext` allows).
+ */
+class NodeRequestContext implements RequestContext {
+  readonly #req: NodeRequest;
+
+  constructor(
+    readonly signal: AbortSignal,
+    req: NodeRequest,
+  ) {
+    this.#req = req;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#req.socket.remoteAddress;
+  }
+
+  get httpVersion(): string {
+    return this.#req.httpVersion;
+  }
+}
+
 async function serve(
   handler: RouteHandler,
   req: NodeRequest,
@@ -79,11 +103,7 @@ async function serve(
   };
   // `on`, not `once`: 'close' fires once, and `once` adds a wrapper per stream.
   res.on('close', onClose);
-  const context: RequestContext = {
-    signal,
-    remoteAddress: req.socket.remoteAddress,
-    httpVersion: req.httpVersion,
-  };
+  const context: RequestContext = new NodeRequestContext(signal, req);
   let response: Response;
   try {
     const request = toRequest(req, signal);

@@ -65,3 +65,24 @@ describe('toNodeHandler with a shutdown signal', () => {
     expect(seen?.aborted).toBe(true);
   });
 });
+
+describe('toNodeHandler request context', () => {
+  it('gives handlers the remote address, the HTTP version and the signal', async () => {
+    const handle = toNodeHandler((_request, context) =>
+      Response.json({
+        remoteAddress: context.remoteAddress,
+        httpVersion: context.httpVersion,
+        aborted: context.signal.aborted,
+      }),
+    );
+    const server = http.createServer(handle);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    expect(await (await fetch(`${base}/who`)).json()).toEqual({
+      remoteAddress: '127.0.0.1',
+      httpVersion: '1.1',
+      aborted: false,
+    });
+  });
+});
