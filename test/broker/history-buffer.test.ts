@@ -40,6 +40,11 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   }),
 );
 
+/** A history of `limit` messages with no age limit, from position 0. */
+function plainHistory(limit: number): HistoryBuffer {
+  return new HistoryBuffer({ limit, maxAge: null, floor: 0, channel: CHANNEL, epoch: EPOCH });
+}
+
 function message(position: number, time: number, data: unknown, event?: string): BrokerMessage {
   const built: BrokerMessage = { id: positionId(EPOCH, position), channel: CHANNEL, data, time };
   if (event !== undefined) built.event = event;
@@ -104,13 +109,7 @@ describe('HistoryBuffer', () => {
   });
 
   it('keeps no message object: a read builds fresh ones with the same fields', () => {
-    const history = new HistoryBuffer({
-      limit: 4,
-      maxAge: null,
-      floor: 0,
-      channel: CHANNEL,
-      epoch: EPOCH,
-    });
+    const history = plainHistory(4);
     const data = { n: 1, text: 'héllo 😀 世界' };
     const published = message(1, 5, data, 'tick');
     history.append(1, published);
@@ -125,13 +124,7 @@ describe('HistoryBuffer', () => {
   });
 
   it('keeps strings exactly, lone surrogates included, and non-JSON values as they are', () => {
-    const history = new HistoryBuffer({
-      limit: 9,
-      maxAge: null,
-      floor: 0,
-      channel: CHANNEL,
-      epoch: EPOCH,
-    });
+    const history = plainHistory(9);
     const big = 10n ** 30n;
     const cyclic: { self?: unknown } = {};
     cyclic.self = cyclic;
@@ -155,13 +148,7 @@ describe('HistoryBuffer', () => {
   });
 
   it('holds only the bytes of retained messages while the ring turns over', () => {
-    const history = new HistoryBuffer({
-      limit: 10,
-      maxAge: null,
-      floor: 0,
-      channel: CHANNEL,
-      epoch: EPOCH,
-    });
+    const history = plainHistory(10);
     const payload = (i: number) => `${i}:${'x'.repeat(100 + (i % 50))}`;
     for (let i = 1; i <= 5000; i++) history.append(i, message(i, i, payload(i)));
     let live = 0;
