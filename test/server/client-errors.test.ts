@@ -33,7 +33,36 @@ function parse(response: string): { status: number; headers: string; body: unkno
   return { status: Number(head.split(' ')[1]), headers: head, body: JSON.parse(body) };
 }
 
+/** The answer, read by a client that never closes its side of the connection. */
+function answerHalfOpen(request: string): Promise<{ text: string; socket: net.Socket }> {
+  const { hostname, port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: hostname, port: Number(port), allowHalfOpen: true });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('end', () => resolve({ text, socket }));
+    socket.on('error', reject);
+    socket.write(request);
+  });
+}
+
+function openConnections(): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+  );
+}
+
 describe('requests the HTTP parser refuses', () => {
+  it('closes the connection after the answer, even when the client keeps its side open', async () => {
+    const request = `GET /?q=${'x'.repeat(20_000)} HTTP/1.1\r\nHost: a\r\n\r\n`;
+    const { text, socket } = await answerHalfOpen(request);
+    expect(parse(text).status).toBe(431);
+    // The server let go of the connection although the client never ended it.
+    await expect.poll(openConnections).toBe(0);
+    socket.destroy();
+  });
+
   it('answers a request line and headers over the limit with 431 headers_too_large', async () => {
     const query = 'x'.repeat(20_000);
     const answer = parse(
