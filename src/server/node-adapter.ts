@@ -62,30 +62,6 @@ function shutdownFanOut(shutdown: AbortSignal | undefined): Set<AbortController>
   return inFlight;
 }
 
-/**
- * The remote address is read when a handler asks for it, not for every request: reading it
- * costs a `getpeername` system call, and most handlers never look. Node keeps it once read;
- * read after the connection closed, it is `undefined` (as `RequestContext` allows).
- */
-class NodeRequestContext implements RequestContext {
-  readonly #req: NodeRequest;
-
-  constructor(
-    readonly signal: AbortSignal,
-    req: NodeRequest,
-  ) {
-    this.#req = req;
-  }
-
-  get remoteAddress(): string | undefined {
-    return this.#req.socket.remoteAddress;
-  }
-
-  get httpVersion(): string {
-    return this.#req.httpVersion;
-  }
-}
-
 async function serve(
   handler: RouteHandler,
   req: NodeRequest,
@@ -103,7 +79,18 @@ async function serve(
   };
   // `on`, not `once`: 'close' fires once, and `once` adds a wrapper per stream.
   res.on('close', onClose);
-  const context: RequestContext = new NodeRequestContext(signal, req);
+  // The remote address is read when a handler asks for it, not for every request: reading
+  // it costs a `getpeername` system call, and most handlers never look. An own, enumerable
+  // getter, so a handler that copies the context (`{ ...context }`) still gets the value.
+  // Node keeps it once read; first read after the connection closed, it is `undefined`.
+  const socket = req.socket;
+  const context: RequestContext = {
+    signal,
+    httpVersion: req.httpVersion,
+    get remoteAddress() {
+      return socket.remoteAddress;
+    },
+  };
   let response: Response;
   try {
     const request = toRequest(req, signal);

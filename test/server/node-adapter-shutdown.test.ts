@@ -68,13 +68,15 @@ describe('toNodeHandler with a shutdown signal', () => {
 
 describe('toNodeHandler request context', () => {
   it('gives handlers the remote address, the HTTP version and the signal', async () => {
-    const handle = toNodeHandler((_request, context) =>
-      Response.json({
+    const handle = toNodeHandler((_request, context) => {
+      const copy = { ...context }; // a wrapper that copies the context keeps every field
+      return Response.json({
         remoteAddress: context.remoteAddress,
         httpVersion: context.httpVersion,
         aborted: context.signal.aborted,
-      }),
-    );
+        copied: [copy.remoteAddress, copy.httpVersion],
+      });
+    });
     const server = http.createServer(handle);
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -83,6 +85,7 @@ describe('toNodeHandler request context', () => {
       remoteAddress: '127.0.0.1',
       httpVersion: '1.1',
       aborted: false,
+      copied: ['127.0.0.1', '1.1'],
     });
   });
 });
