@@ -55,6 +55,8 @@ export class ReconnectingWebSocket extends SocketEventTarget {
   #lastUrl = '';
   #binaryType: string | undefined;
   #retryTimer: Timer | undefined;
+  /** When the pending retry is due (`performance.now()` ms). */
+  #retryAt = 0;
   #uptimeTimer: Timer | undefined;
 
   constructor(url: UrlProvider, options: ReconnectingWebSocketOptions = {}) {
@@ -266,6 +268,7 @@ export class ReconnectingWebSocket extends SocketEventTarget {
     if (this.#state !== 'reconnecting') return;
     // Not unref'd, on purpose: between attempts nothing else keeps a Node process alive, and
     // a client that silently lets its process exit mid-reconnect is a bug. close() clears it.
+    this.#retryAt = performance.now() + delay;
     this.#retryTimer = startTimer(() => this.#retryNow('retry'), delay, { ref: true });
   }
 
@@ -279,18 +282,22 @@ export class ReconnectingWebSocket extends SocketEventTarget {
   /**
    * The network came back: the pending retry (maybe minutes away) is brought forward to a
    * random moment within `onlineRetrySpread`, not to this instant, which every client of
-   * that network would share. The backoff starts over, as after a fresh failure.
+   * that network would share. Only ever forward: a retry already due sooner keeps its time,
+   * or a burst of `online` events would keep pushing it back. The backoff starts over, as
+   * after a fresh failure.
    */
   readonly #onOnline = (): void => {
     if (this.#state !== 'reconnecting') return;
-    this.#backoff.reset();
     const spread = this.#options.onlineRetrySpread ?? DEFAULTS.onlineRetrySpread;
     const delay = this.#backoff.spread(spread);
+    if (this.#retryTimer && performance.now() + delay >= this.#retryAt) return;
+    this.#backoff.reset();
     this.#retryTimer?.clear();
     this.#retryTimer = undefined;
     if (delay === 0) return this.#retryNow('online');
     this.#setState('reconnecting', 'online', 'the network is back', undefined, delay);
     if (this.#state !== 'reconnecting') return;
+    this.#retryAt = performance.now() + delay;
     this.#retryTimer = startTimer(() => this.#retryNow('online'), delay, { ref: true });
   };
 
@@ -299,14 +306,19 @@ export class ReconnectingWebSocket extends SocketEventTarget {
   };
 
   /**
-   * Ends for good. The global listeners (`online`, the abort signal) go in every case, so a
-   * client that gave up is not held by `window` or a long-lived signal; `reconnect()` adds
-   * them again. Explicit closes also drop the queue (a give-up keeps it for `reconnect()`).
+   * Ends for good. Explicit closes drop the queue and both global listeners. A give-up keeps
+   * the queue for `reconnect()` and the abort listener (an abort still ends the client and
+   * drops the queue), but lets go of `online`: `window` does not hold a client that gave
+   * up. `reconnect()` adds it back.
    */
   #shutdown(code: StateChangeCode, closeCode: number, reason: string, explicit = true): void {
     const hadSocket = this.#dropConnection(closeCode, reason);
-    this.#listenGlobal(false);
-    if (explicit) this.#queue.clear();
+    if (explicit) {
+      this.#queue.clear();
+      this.#listenGlobal(false);
+    } else {
+      this.#network?.removeEventListener('online', this.#onOnline);
+    }
     if (this.#state === 'closed') return;
     this.#setState('closed', code, reason, closeCode);
     if (hadSocket) this.#emit(new SocketCloseEvent(closeCode, reason, true));

@@ -167,7 +167,7 @@ describe('ReconnectingWebSocket: backoff', () => {
     expect(states[0]).toMatchObject({ to: 'connecting', code: 'online' });
   });
 
-  it('lets go of its online and abort listeners when it gives up; reconnect() takes them back', async () => {
+  it('lets go of its online listener when it gives up; reconnect() takes it back', async () => {
     const port = await refusedPort();
     const network = new EventTarget();
     const controller = new AbortController();
@@ -183,11 +183,44 @@ describe('ReconnectingWebSocket: backoff', () => {
     ];
     expect(listeners()).toEqual([1, 1]);
     expect((await nextState(socket, 'closed')).code).toBe('max_retries');
-    expect(listeners()).toEqual([0, 0]); // nothing global holds a client that gave up
+    // `window` no longer holds a client that gave up; its own signal still may end it.
+    expect(listeners()).toEqual([0, 1]);
     socket.reconnect();
     expect(listeners()).toEqual([1, 1]);
     socket.close();
     expect(listeners()).toEqual([0, 0]);
+  });
+
+  it('drops the offline queue when aborted after giving up', async () => {
+    const port = await refusedPort();
+    const controller = new AbortController();
+    const socket = open(`ws://127.0.0.1:${port}`, {
+      networkEvents: null,
+      signal: controller.signal,
+      maxRetries: 0,
+    });
+    socket.send('queued');
+    expect((await nextState(socket, 'closed')).code).toBe('max_retries');
+    expect(socket.queuedMessages).toBe(1); // kept for a reconnect()
+    controller.abort();
+    expect(socket.queuedMessages).toBe(0);
+  });
+
+  it('only ever brings a retry forward on online, never later', async () => {
+    const port = await refusedPort();
+    const network = new EventTarget();
+    const socket = open(`ws://127.0.0.1:${port}`, {
+      networkEvents: network,
+      onlineRetrySpread: 1_000,
+      maxRetries: 2,
+      backoff: { initialDelay: 100, maxDelay: 100, random: () => 0.9 },
+    });
+    await nextState(socket, 'reconnecting'); // the retry is due in 90 ms
+    const states = recordStates(socket);
+    network.dispatchEvent(new Event('online')); // would draw 900 ms: the 90 ms retry stays
+    const next = await nextState(socket, 'connecting');
+    expect(next.code).toBe('retry');
+    expect(states.some((e) => e.code === 'online')).toBe(false);
   });
 
   it('refuses a negative onlineRetrySpread', () => {
