@@ -14,6 +14,14 @@ import {
 
 const { open, server, defer } = harness();
 
+/** A socket to a port that refuses connections, with its own source of `online` events. */
+async function offline(options: Parameters<typeof open>[1] = {}) {
+  const port = await refusedPort();
+  const network = new EventTarget();
+  const socket = open(`ws://127.0.0.1:${port}`, { networkEvents: network, ...options });
+  return { socket, network, port };
+}
+
 describe('ReconnectingWebSocket: WebSocket surface', () => {
   it('opens, exchanges messages and exposes url, protocol and readyState', async () => {
     const s = await server({ handleProtocols: (offered) => (offered.has('b') ? 'b' : false) });
@@ -154,10 +162,7 @@ describe('ReconnectingWebSocket: backoff', () => {
   });
 
   it('retries at once on online when the spread is 0', async () => {
-    const port = await refusedPort();
-    const network = new EventTarget();
-    const socket = open(`ws://127.0.0.1:${port}`, {
-      networkEvents: network,
+    const { socket, network } = await offline({
       onlineRetrySpread: 0,
       backoff: { initialDelay: 60_000, maxDelay: 60_000, random: () => 0.99 },
     });
@@ -168,11 +173,8 @@ describe('ReconnectingWebSocket: backoff', () => {
   });
 
   it('lets go of its online listener when it gives up; reconnect() takes it back', async () => {
-    const port = await refusedPort();
-    const network = new EventTarget();
     const controller = new AbortController();
-    const socket = open(`ws://127.0.0.1:${port}`, {
-      networkEvents: network,
+    const { socket, network } = await offline({
       signal: controller.signal,
       maxRetries: 1,
       backoff: { initialDelay: 1, maxDelay: 1 },
@@ -207,10 +209,7 @@ describe('ReconnectingWebSocket: backoff', () => {
   });
 
   it('only ever brings a retry forward on online, never later', async () => {
-    const port = await refusedPort();
-    const network = new EventTarget();
-    const socket = open(`ws://127.0.0.1:${port}`, {
-      networkEvents: network,
+    const { socket, network } = await offline({
       onlineRetrySpread: 1_000,
       maxRetries: 2,
       backoff: { initialDelay: 100, maxDelay: 100, random: () => 0.9 },
