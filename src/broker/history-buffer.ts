@@ -31,7 +31,7 @@ export function historyEntry(position: number, message: BrokerMessage): HistoryE
  * Data goes into the log as its text when it is a string (well formed: a lone surrogate
  * has no UTF-8 form), else as its JSON text, so a replayed message's `data` is the JSON
  * round trip of the published value, as it must be with any broker outside the process.
- * A value JSON cannot represent (undefined, a BigInt, a cycle) is kept as it is.
+ * A value JSON cannot represent (undefined, a BigInt, a cycle, binary data) is kept as it is.
  */
 export class HistoryBuffer {
   readonly #limit: number;
@@ -130,7 +130,9 @@ export class HistoryBuffer {
     let text: string | undefined;
     let kind = DATA_TEXT;
     if (typeof data === 'string' && isWellFormed(data)) text = data;
-    else {
+    else if (!(data instanceof ArrayBuffer || ArrayBuffer.isView(data))) {
+      // Binary data (not JSON, but a MessagePack user may hand it over) is kept as it is:
+      // its JSON text would come back as an object of numbered keys.
       kind = DATA_JSON;
       try {
         text = JSON.stringify(data);

@@ -124,10 +124,11 @@ describe('HistoryBuffer', () => {
   });
 
   it('keeps strings exactly, lone surrogates included, and non-JSON values as they are', () => {
-    const history = plainHistory(9);
+    const history = plainHistory(10);
     const big = 10n ** 30n;
     const cyclic: { self?: unknown } = {};
     cyclic.self = cyclic;
+    const bytes = new Uint8Array([1, 2, 255]);
     const values: unknown[] = [
       'plain',
       '\uFEFFbom',
@@ -138,13 +139,15 @@ describe('HistoryBuffer', () => {
       '{"not":"parsed"}',
       big,
       cyclic,
+      bytes,
     ];
     values.forEach((data, i) => history.append(i + 1, message(i + 1, 5, data)));
-    const read = history.tail(9).map((m) => m.data);
+    const read = history.tail(10).map((m) => m.data);
     expect(read.slice(0, 7)).toEqual(values.slice(0, 7));
     expect(typeof read[6]).toBe('string'); // a string that looks like JSON stays a string
     expect(read[7]).toBe(big);
     expect(read[8]).toBe(cyclic);
+    expect(read[9]).toBe(bytes);
   });
 
   it('holds only the bytes of retained messages while the ring turns over', () => {
