@@ -14,8 +14,9 @@
  * log does with its buffer, so the history's columns never need rewriting. Released bytes
  * (messages trimmed from history) are reclaimed when they are at least as many as the live
  * ones: the live bytes then move to the front, or to a new buffer sized for them. Each byte
- * is therefore copied a bounded number of times on average, and the buffer is never more
- * than about twice the live bytes plus the message being appended.
+ * is therefore copied a bounded number of times on average, and the buffer stays within a
+ * small multiple of the live bytes plus the message being appended: growth doubles what is
+ * needed, and a buffer over 4× its snug size (twice the live bytes) shrinks to it.
  */
 
 const encoder = new TextEncoder();
