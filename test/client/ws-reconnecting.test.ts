@@ -139,13 +139,17 @@ describe('ReconnectingWebSocket: backoff', () => {
   it('spreads the online retries of clients that see the network come back together', async () => {
     const port = await refusedPort();
     const network = new EventTarget();
-    const sockets = Array.from({ length: 10 }, () =>
-      open(`ws://127.0.0.1:${port}`, {
+    const sockets = Array.from({ length: 10 }, () => {
+      // The first draw sets the pending retry (59.4 s away, so 'online' always brings it
+      // forward); the draws after it are random, as a real client's are.
+      let draws = 0;
+      const random = () => (draws++ === 0 ? 0.99 : Math.random());
+      return open(`ws://127.0.0.1:${port}`, {
         networkEvents: network,
         onlineRetrySpread: 5_000,
-        backoff: { initialDelay: 60_000, maxDelay: 60_000 },
-      }),
-    );
+        backoff: { initialDelay: 60_000, maxDelay: 60_000, random },
+      });
+    });
     await Promise.all(sockets.map((socket) => nextState(socket, 'reconnecting')));
     const onlineStates = sockets.map((socket) => {
       const seen = recordStates(socket);
