@@ -20,6 +20,7 @@ import type { BenchSection } from './harness.js';
 import { Child, stopInOrder } from './fanout/child.js';
 import type { ClientCommand, ClientReply, ServerCommand, ServerReply } from './llm/protocol.js';
 import { gcPausesBetween, type GcPauses } from './shared/gc-pauses.js';
+import { LLM_DEFAULTS } from '../src/llm/options.js';
 import {
   generationMsOf,
   holdOf,
@@ -89,7 +90,15 @@ async function usage(server: Server): Promise<{ cpu: number; gc: GcPauses }> {
  */
 const TSC_REGISTER = ['--import', './bench/fanout/tsc-register.mjs'];
 
-async function startAll(profileDir?: string): Promise<Processes> {
+/**
+ * The proxy's `maxGenerations`: the default unless the concurrency needs more room (running
+ * generations cannot be evicted; finished ones are, oldest first).
+ */
+function maxGenerationsFor(clients: number): number {
+  return Math.max(LLM_DEFAULTS.maxGenerations, 2 * clients);
+}
+
+async function startAll(clients: number, profileDir?: string): Promise<Processes> {
   const execArgv = (name: string) => [
     ...TSC_REGISTER,
     ...(profileDir === undefined
@@ -103,7 +112,11 @@ async function startAll(profileDir?: string): Promise<Processes> {
   try {
     const { url: upstreamUrl } = await upstream.ask(null, 'listening');
     const base = [`${upstreamUrl}/v1`];
-    proxy = new Child('../llm/proxy-process.ts', base, execArgv('proxy'));
+    proxy = new Child(
+      '../llm/proxy-process.ts',
+      [...base, String(maxGenerationsFor(clients))],
+      execArgv('proxy'),
+    );
     floor = new Child('../llm/pipe-proxy-process.ts', base, execArgv('floor'));
     const [{ url: proxyUrl }, { url: floorUrl }] = await Promise.all([
       proxy.ask(null, 'listening'),
@@ -171,7 +184,8 @@ export async function runLlmProxy(
 ): Promise<ScenarioResult[]> {
   const scenarios = options.scenarios ?? LLM_PROXY_DEFAULTS.scenarios;
   const runs = options.runs ?? LLM_PROXY_DEFAULTS.runs;
-  const processes = await startAll(options.profileDir);
+  const clients = Math.max(...scenarios.map((scenario) => scenario.clients));
+  const processes = await startAll(clients, options.profileDir);
   const results: ScenarioResult[] = [];
   try {
     for (const scenario of scenarios) {

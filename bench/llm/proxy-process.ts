@@ -3,10 +3,12 @@
  * the runnable server (`createSluiceServer`) with the LLM handler mounted, every model but
  * the mock routed to the bench upstream given as the first argument.
  *
- *   node --import tsx bench/llm/proxy-process.ts http://127.0.0.1:<port>/v1
+ *   node --import tsx bench/llm/proxy-process.ts http://127.0.0.1:<port>/v1 <maxGenerations>
  *
  * Defaults everywhere (one chunk per token, no coalescing, the private memory broker),
- * except `maxGenerations`, which must hold the largest concurrency the bench offers.
+ * except `maxGenerations` where a scenario's concurrency needs more than the default: the
+ * bench passes the larger of the two, so the finished generations kept for resuming are
+ * as many as a deployment on defaults keeps.
  */
 import { createLlmHandler } from '../../src/llm/index.js';
 import { createSluiceServer } from '../../src/server/server.js';
@@ -19,17 +21,16 @@ import {
   startHelper,
 } from '../shared/serve-commands.js';
 
-/** Above the bench's 1,000 concurrent generations (finished ones are evicted first). */
-const MAX_GENERATIONS = 2048;
-
 const send = sendReply<ServerReply>;
 
 async function main(): Promise<void> {
-  const baseUrl = process.argv[2];
-  if (!baseUrl) throw new Error('usage: proxy-process <upstream base URL>');
+  const [baseUrl, maxGenerations] = process.argv.slice(2);
+  if (!baseUrl || !maxGenerations) {
+    throw new Error('usage: proxy-process <upstream base URL> <maxGenerations>');
+  }
   const llm = createLlmHandler({
     upstream: { baseUrl },
-    maxGenerations: MAX_GENERATIONS,
+    maxGenerations: Number(maxGenerations),
     onUsage: (summary) => {
       if (summary.status !== 'completed') sendError(new Error(`generation ${summary.status}`));
     },

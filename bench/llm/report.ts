@@ -7,6 +7,7 @@ import os from 'node:os';
 import { fmt, median, table } from '../harness.js';
 import type { GcPauses } from '../shared/gc-pauses.js';
 import type { Hold, Pacing, RunFigures } from './protocol.js';
+import { LLM_DEFAULTS } from '../../src/llm/options.js';
 
 export interface LlmProxyScenario extends Pacing {
   clients: number;
@@ -208,7 +209,8 @@ export function report(results: ScenarioResult[], options: ReportOptions): strin
       'and `data: [DONE]`. sluice runs in another process: the runnable server ' +
       '(`createSluiceServer`) with `createLlmHandler({ upstream: { baseUrl } })` mounted, ' +
       'defaults everywhere (one chunk per token, every stream a resumable generation in the ' +
-      'memory broker) except `maxGenerations: 2048`; both servers run the TypeScript as ' +
+      'memory broker) except `maxGenerations`, raised to twice the concurrency where that ' +
+      `exceeds its default of ${LLM_DEFAULTS.maxGenerations}; both servers run the TypeScript as ` +
       '`tsc` emits it, not through tsx. A third process opens the C generations ' +
       '(`POST /v1/chat/completions`, `stream: true`) as bare TCP sockets, one per request ' +
       '(`Connection: close`; sluice keeps its pooled upstream connections), started evenly ' +
