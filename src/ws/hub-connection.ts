@@ -126,7 +126,8 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
 
   send(message: ServerMessage): void {
     if (this.#phase !== OPEN) return;
-    if (this.outbound.offer({ data: encodeFrame(this.codec, message) }) === 'full') {
+    const data = encodeFrame(this.codec, message);
+    if (this.outbound.offer({ data, control: true }) === 'full') {
       this.slowConsumer();
     }
   }

@@ -46,7 +46,10 @@ export interface WebSocketHubOptions {
   maxPayload?: number;
   /** Server ping interval in ms; a connection silent for a whole interval is terminated. */
   heartbeatInterval?: number | null;
-  /** Per-connection outbound budget: socket buffer plus queue, in bytes. */
+  /**
+   * Per-connection outbound budget: socket buffer plus queue, in bytes; at least the notice
+   * and control reserves plus 1 KiB.
+   */
   maxBufferedBytes?: number;
   /**
    * How long a `disconnect`-policy channel waits for room in a full connection before the
@@ -163,7 +166,7 @@ export function resolveHubOptions(options: WebSocketHubOptions): ResolvedHubOpti
     maxBufferedBytes: positive(
       'maxBufferedBytes',
       options.maxBufferedBytes ?? d.maxBufferedBytes,
-      OUTBOUND_DEFAULTS.noticeReserve + 1024,
+      OUTBOUND_DEFAULTS.noticeReserve + OUTBOUND_DEFAULTS.controlReserve + 1024,
     ),
     slowConsumerTimeout: nullable(options.slowConsumerTimeout, d.slowConsumerTimeout, (v) =>
       positive('slowConsumerTimeout', v, 0),

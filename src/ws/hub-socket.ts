@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import { encodeFrame } from './event-frame.js';
 import type { ResolvedHubOptions } from './hub-options.js';
-import { OutboundLimits, type OutboundSink } from './outbound-queue.js';
+import { OUTBOUND_DEFAULTS, OutboundLimits, type OutboundSink } from './outbound-queue.js';
 import type { WireCodec } from './protocol.js';
 
 /** What a socket reports to its connection. */
@@ -91,6 +91,7 @@ export function outboundLimits(options: ResolvedHubOptions, codec: WireCodec): O
   if (!limits) {
     limits = new OutboundLimits({
       maxBytes: options.maxBufferedBytes,
+      controlReserve: OUTBOUND_DEFAULTS.controlReserve,
       encodeDropNotice: (channel, count) =>
         encodeFrame(codec, { type: 'gap', channel, reason: 'dropped', count }),
     });

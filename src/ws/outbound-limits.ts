@@ -13,6 +13,14 @@ export const OUTBOUND_DEFAULTS = Object.freeze({
    * channel of at most 128 characters and a count: always smaller than this).
    */
   noticeReserve: 256,
+  /**
+   * Bytes below the notice reserve that channel messages never use, kept for control
+   * messages (`pong`, `ack`, `error`, presence): while a `disconnect` channel waits its grace
+   * period for room, a client that is only momentarily behind still gets its replies instead
+   * of being cut with 4008 by its next `ping`. What a client asks for beyond it still closes
+   * with 4008, so the bound holds. The hub uses this; a bare queue reserves none by default.
+   */
+  controlReserve: 4096,
 });
 
 export interface OutboundQueueOptions {
@@ -20,6 +28,8 @@ export interface OutboundQueueOptions {
   socketHighWaterMark?: number;
   /** Encodes the `gap` notice announcing `count` dropped messages on `channel`. */
   encodeDropNotice: (channel: string, count: number) => Uint8Array;
+  /** Bytes kept for control messages (see `OUTBOUND_DEFAULTS.controlReserve`); default 0. */
+  controlReserve?: number;
 }
 
 /**
@@ -28,19 +38,21 @@ export interface OutboundQueueOptions {
  */
 export class OutboundLimits {
   readonly maxBytes: number;
-  /** What messages may use: `maxBytes` minus the notice reserve. */
+  /** What channel messages may use: `maxBytes` minus the notice and control reserves. */
   readonly limit: number;
+  /** What control messages may use: `maxBytes` minus the notice reserve. */
+  readonly controlLimit: number;
   readonly highWaterMark: number;
   readonly encodeDropNotice: (channel: string, count: number) => Uint8Array;
 
   constructor(options: OutboundQueueOptions) {
     this.maxBytes = options.maxBytes ?? OUTBOUND_DEFAULTS.maxBytes;
-    if (!(this.maxBytes > OUTBOUND_DEFAULTS.noticeReserve + OUTBOUND_DEFAULTS.frameOverhead)) {
-      throw new RangeError(
-        `maxBytes must exceed ${OUTBOUND_DEFAULTS.noticeReserve} (the notice reserve)`,
-      );
+    const reserved = OUTBOUND_DEFAULTS.noticeReserve + (options.controlReserve ?? 0);
+    if (!(this.maxBytes > reserved + OUTBOUND_DEFAULTS.frameOverhead)) {
+      throw new RangeError(`maxBytes must exceed ${reserved} (the notice and control reserves)`);
     }
-    this.limit = this.maxBytes - OUTBOUND_DEFAULTS.noticeReserve;
+    this.controlLimit = this.maxBytes - OUTBOUND_DEFAULTS.noticeReserve;
+    this.limit = this.maxBytes - reserved;
     this.highWaterMark = Math.min(
       options.socketHighWaterMark ?? OUTBOUND_DEFAULTS.socketHighWaterMark,
       this.maxBytes,

@@ -51,6 +51,8 @@ export interface OutboundItem {
   policy?: OverflowPolicy;
   /** Required with `conflate`. */
   key?: string | undefined;
+  /** A control message: may use the control reserve (see outbound-limits.ts). */
+  control?: boolean;
 }
 
 export type OfferResult = 'queued' | 'conflated' | 'dropped' | 'full';
@@ -149,9 +151,9 @@ export class OutboundQueue {
    * connection: the bound is then max(maxBytes, largest message), and message size is
    * bounded where messages come in (HTTP body limit, WebSocket maxPayload).
    */
-  #admits(bytes: number): boolean {
+  #admits(bytes: number, control = false): boolean {
     const buffered = this.bufferedBytes;
-    const limit = this.#limits.limit;
+    const limit = control ? this.#limits.controlLimit : this.#limits.limit;
     return buffered + bytes <= limit || (buffered === 0 && bytes > limit);
   }
 
@@ -213,7 +215,7 @@ export class OutboundQueue {
         (this.#counts ??= { dropped: 0, conflated: 0 }).conflated++;
         return 'conflated';
       }
-    } else if (this.#makeRoom(bytes, undefined)) {
+    } else if (this.#makeRoom(bytes, undefined, item.control === true)) {
       const entry: BacklogEntry = {
         data: item.data,
         bytes,
@@ -317,8 +319,8 @@ export class OutboundQueue {
   }
 
   /** Evicts the oldest droppable entries (never `keep`) until `bytes` fit. */
-  #makeRoom(bytes: number, keep: BacklogEntry | undefined): boolean {
-    while (!this.#admits(bytes)) {
+  #makeRoom(bytes: number, keep: BacklogEntry | undefined, control = false): boolean {
+    while (!this.#admits(bytes, control)) {
       const backlog = this.#backlog;
       const victim = backlog?.evictable.first(keep);
       if (!backlog || !victim) return false;

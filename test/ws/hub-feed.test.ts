@@ -98,3 +98,44 @@ describe('shared channel stream', () => {
     expect(hub.hub.stats().slowConsumerDisconnects).toBe(0);
   });
 });
+
+describe('control messages during a slow-consumer grace period', () => {
+  it('a ping from a client that is only momentarily behind is answered, not cut with 4008', async () => {
+    fixture = await startHub(
+      { maxBufferedBytes: 64 * 1024, slowConsumerTimeout: 30_000 },
+      { historyLimit: 10_000 },
+    );
+    const hub = fixture;
+    const fast = await TestClient.connect(hub.url);
+    const slow = await TestClient.connect(hub.url);
+    await fast.request({ type: 'subscribe', channel: 'c', rid: 1 });
+    await slow.request({ type: 'subscribe', channel: 'c', rid: 1 });
+    await slow.request({ type: 'subscribe', channel: 'd', rid: 2 });
+    slow.ws.pause();
+    const pad = 'x'.repeat(8 * 1024);
+    const big: string[] = [];
+    // Until 'c' waits for room on the slow connection (its own stream: a third subscriber)...
+    for (let i = 0; i < 2000 && hub.broker.stats().subscribers < 3; i++) {
+      big.push(await hub.broker.publish('c', { data: { i, pad } }));
+      await yieldToIo();
+    }
+    expect(hub.broker.stats().subscribers).toBe(3);
+    // ...and small events on 'd' take what room is left, to within one small event.
+    const small: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      small.push(await hub.broker.publish('d', { data: i }));
+      await yieldToIo();
+    }
+    const rid = 'r'.repeat(64);
+    slow.send({ type: 'ping', rid });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(hub.hub.stats().slowConsumerDisconnects).toBe(0);
+    slow.ws.resume();
+    await slow.next('pong', (m) => m.rid === rid);
+    await eventually(() => eventIds(slow).length === big.length + small.length);
+    const ids = eventIds(slow);
+    expect(ids.filter((id) => big.includes(id))).toEqual(big);
+    expect(ids.filter((id) => small.includes(id))).toEqual(small);
+    expect(hub.hub.stats().slowConsumerDisconnects).toBe(0);
+  });
+});
