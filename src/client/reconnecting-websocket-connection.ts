@@ -98,7 +98,11 @@ export class Connection {
     const terminate = (ws as { terminate?: () => void }).terminate;
     try {
       if (!graceful && typeof terminate === 'function') terminate.call(ws);
-      else ws.close(code, reason);
+      // A browser's close() throws on a code it may not send (1006, which a timed-out or
+      // half-open end reports) and has no terminate(): close without one, or the socket
+      // would stay open, detached, for as long as the page lives.
+      else if (code === 1000 || (code >= 3000 && code <= 4999)) ws.close(code, reason);
+      else ws.close();
     } catch {
       // Already closing or closed; or a close the socket refused, which must not leave it
       // open: cut it instead, where the socket can be cut.

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import {
   harness,
   nextState,
@@ -80,6 +82,21 @@ describe('ReconnectingWebSocket: heartbeat', () => {
     expect(s.connections.length).toBe(2);
   });
 
+  it('closes a timed-out socket also where there is no terminate() (browsers)', async () => {
+    const s = await server();
+    const socket = open(s.url, {
+      WebSocket: BrowserLikeWebSocket,
+      heartbeat: { message: 'ping', interval: 30, timeout: 60 },
+    });
+    await nextState(socket, 'open');
+    const first = s.connections[0]!.socket;
+    const closed = once(first, 'close');
+    // Never answers: the client gives up on this socket and must not leave it open.
+    const retry = await nextState(socket, 'reconnecting');
+    expect(retry.code).toBe('heartbeat_timeout');
+    await Promise.race([closed, sleep(1000).then(() => Promise.reject(new Error('left open')))]);
+  });
+
   it('stops pinging and retrying once closed', async () => {
     const s = await server();
     let pings = 0;
@@ -138,3 +155,17 @@ describe('ReconnectingWebSocket: listeners that close', () => {
     expect(s.connections.length).toBe(1);
   });
 });
+
+/**
+ * A WebSocket as browsers have it: no `terminate()`, and `close()` refuses codes other than
+ * 1000 and 3000-4999 (InvalidAccessError), e.g. 1006.
+ */
+class BrowserLikeWebSocket extends WebSocket {
+  override close(code?: number, reason?: string): void {
+    if (code !== undefined && code !== 1000 && !(code >= 3000 && code <= 4999)) {
+      throw new DOMException(`close code ${code} is not allowed`, 'InvalidAccessError');
+    }
+    super.close(code, reason);
+  }
+}
+Object.defineProperty(BrowserLikeWebSocket.prototype, 'terminate', { value: undefined });
