@@ -165,6 +165,21 @@ describe('OutboundQueue', () => {
     expect(queue.offer({ data: bytes('next') })).toBe('full');
   });
 
+  it('control messages may use their reserve, channel messages may not; beyond it: full', () => {
+    const sink = new FakeSink();
+    const queue = new OutboundQueue(sink, {
+      maxBytes: room(100) + 50,
+      socketHighWaterMark: 10,
+      encodeDropNotice: notice,
+      controlReserve: 50,
+    });
+    expect(queue.offer({ data: new Uint8Array(100 - O) })).toBe('queued'); // the budget, exactly
+    expect(queue.offer({ data: bytes('x') })).toBe('full');
+    expect(queue.offer({ data: bytes('x'.repeat(20)), control: true })).toBe('queued');
+    expect(queue.offer({ data: bytes('x'.repeat(20)), control: true })).toBe('full');
+    expect(queue.bufferedBytes).toBeLessThanOrEqual(room(100) + 50);
+  });
+
   it('waitForRoom times out, aborts, and fails on close', async () => {
     const sink = new FakeSink();
     const queue = new OutboundQueue(sink, { maxBytes: room(20 + O), encodeDropNotice: notice });
@@ -299,7 +314,7 @@ describe('OutboundQueue', () => {
     expect(queue.stats().dropped).toBeGreaterThan(9000);
   });
 
-  it('property: the byte bound holds for any mix of policies and drain steps', () => {
+  it('property: the byte bound holds for any mix of policies, control messages and drain steps', () => {
     const policy = fc.constantFrom<OverflowPolicy>('disconnect', 'drop-oldest', 'conflate');
     const op = fc.oneof(
       fc.record({
@@ -308,6 +323,7 @@ describe('OutboundQueue', () => {
         policy,
         key: fc.constantFrom('a', 'b', 'c'),
         channel: fc.constantFrom('x', 'y'),
+        control: fc.boolean(),
       }),
       fc.record({ kind: fc.constant('drain' as const), count: fc.integer({ min: 1, max: 5 }) }),
     );
@@ -321,15 +337,16 @@ describe('OutboundQueue', () => {
             maxBytes: max,
             socketHighWaterMark: 100,
             encodeDropNotice: notice,
+            controlReserve: 300,
           });
           for (const step of ops) {
             if (step.kind === 'drain') sink.drain(step.count);
             else {
               queue.offer({
                 data: new Uint8Array(step.size),
-                channel: step.channel,
-                policy: step.policy,
+                ...(step.control ? {} : { channel: step.channel, policy: step.policy }),
                 key: step.key,
+                control: step.control,
               });
             }
             expect(queue.bufferedBytes).toBeLessThanOrEqual(max);
