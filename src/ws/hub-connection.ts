@@ -276,10 +276,6 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
     if (this.#phase >= CLEANING) return;
     this.#phase = CLEANING;
     clearTimeout(this.#timer);
-    const stats = this.outbound.stats();
-    const counters = this.#shared.counters;
-    counters.dropped += stats.dropped;
-    counters.conflated += stats.conflated;
     this.outbound.close();
     const subscriptions = this.subscriptions.values();
     this.subscriptions.clear();
@@ -290,6 +286,11 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
     }
     this.#phase = FINISHED;
     this.#ws.owner = undefined;
+    // Into the hub's totals as it leaves the set whose counts stats() adds: never twice.
+    const stats = this.outbound.stats();
+    const counters = this.#shared.counters;
+    counters.dropped += stats.dropped;
+    counters.conflated += stats.conflated;
     this.#closed?.resolve();
     this.#shared.connectionClosed(this);
   }

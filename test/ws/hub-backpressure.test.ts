@@ -5,9 +5,10 @@
  * policy, and keep delivering to the other client, in order and without loss.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryBroker } from '../../src/broker/memory-broker.js';
 import { CLOSE_CODES } from '../../src/ws/close-codes.js';
 import type { EventMessage, GapMessage } from '../../src/ws/protocol.js';
-import { TestClient, startHub, type HubFixture } from './helpers.js';
+import { TestClient, eventually, startHub, type HubFixture } from './helpers.js';
 
 const LIMIT = 256 * 1024;
 const PADDING = 'x'.repeat(16 * 1024);
@@ -167,6 +168,42 @@ describe('slow consumers', () => {
     }
     expect(events + (gap.count ?? 0)).toBe(ids.length); // nothing silent
     expect(gap.count).toBe(hub.hub.stats().dropped);
+  });
+
+  it('drops are counted once in stats while a closing connection still leaves its channels', async () => {
+    const broker = createMemoryBroker();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const leave = broker.leave.bind(broker);
+    broker.leave = async (channel, clientId) => {
+      await released; // a slow broker: the connection's cleanup waits here
+      return leave(channel, clientId);
+    };
+    fixture = await startHub({
+      broker,
+      maxBufferedBytes: LIMIT,
+      channelPolicies: [{ pattern: 'vol:*', overflow: 'drop-oldest' }],
+    });
+    const hub = fixture.hub;
+    const slow = await TestClient.connect(fixture.url);
+    await slow.request({ type: 'subscribe', channel: 'vol:feed', rid: 1 });
+    slow.ws.pause();
+    for (let i = 0; i < 5000 && hub.stats().dropped < 10; i++) {
+      await broker.publish('vol:feed', { data: { i, pad: PADDING } });
+      await yieldToIo();
+    }
+    const dropped = hub.stats().dropped;
+    expect(dropped).toBeGreaterThanOrEqual(10);
+    slow.ws.terminate();
+    try {
+      await eventually(() => hub.stats().subscriptions === 0); // cleanup under way
+      expect(hub.stats().dropped).toBe(dropped);
+    } finally {
+      release();
+    }
+    await eventually(() => hub.stats().connections === 0);
+    expect(hub.stats().dropped).toBe(dropped);
+    await broker.close();
   });
 
   it('conflate: bounded memory, the latest value per key arrives', async () => {
