@@ -19,6 +19,7 @@ import type {
   SubscriberOverflowPolicy,
   SubscriptionItem,
   SyncPublisher,
+  CursorReader,
 } from './types.js';
 
 export const MEMORY_BROKER_DEFAULTS = Object.freeze({
@@ -84,7 +85,7 @@ export interface MemoryBrokerStats {
  * history; idle channels whose history aged out are swept lazily on each call (no timers),
  * and `maxChannels` caps the rest.
  */
-export class MemoryBroker implements Broker, SyncPublisher {
+export class MemoryBroker implements Broker, SyncPublisher, CursorReader {
   readonly epoch: string;
   readonly #limits: Required<Omit<MemoryBrokerOptions, 'now' | 'epoch'>>;
   readonly #now: () => number;
@@ -150,6 +151,13 @@ export class MemoryBroker implements Broker, SyncPublisher {
     this.#channels.published(state);
     for (const subscriber of state.subscribers) subscriber.enqueue(entry);
     return id;
+  }
+
+  /** `CursorReader`: the id of the channel's last message, or the position it starts after. */
+  channelCursor(channel: string): string {
+    this.#assertOpen();
+    assertChannelName(channel);
+    return positionId(this.epoch, this.#channels.get(channel)?.history.last ?? this.#sequence);
   }
 
   /**

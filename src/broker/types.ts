@@ -143,3 +143,20 @@ export interface SyncPublisher {
 export function canPublishSync(broker: Broker): broker is Broker & SyncPublisher {
   return typeof (broker as Partial<SyncPublisher>).publishSync === 'function';
 }
+
+/**
+ * An optional capability: a broker that can say synchronously where a channel's stream
+ * stands. `channelCursor(channel)` is the id after which the channel's next message will
+ * come: a live subscriber that takes it in the same synchronous step as it subscribes has
+ * a cursor before its first message, so a resume after a drop (`since`) misses nothing
+ * even when nothing had arrived yet. When the channel is forgotten meanwhile (no history,
+ * no subscriber), that cursor may resume with an `expired` gap: a possible loss is signalled,
+ * never an actual one swallowed.
+ */
+export interface CursorReader {
+  channelCursor(channel: string): string;
+}
+
+export function canReadCursor(broker: Broker): broker is Broker & CursorReader {
+  return typeof (broker as Partial<CursorReader>).channelCursor === 'function';
+}

@@ -43,7 +43,8 @@ export interface SubscriptionHost {
 export interface SubscriptionFeed {
   /** The subscribe message to send now, or undefined while paused or closed. */
   subscribeMessage(): Omit<SubscribeMessage, 'rid'> | undefined;
-  acked(): void;
+  /** The subscribe was acknowledged; `startsAfter`: the id a live subscription starts after. */
+  acked(startsAfter?: string): void;
   item(item: SubscriptionItem): void;
   presence(message: PresenceStateMessage | JoinMessage | LeaveMessage): void;
   connectionLost(): void;
@@ -103,8 +104,11 @@ export class Subscription
     this.#seen = new RecentIds(init.dedupeWindow);
     feed({
       subscribeMessage: () => this.#subscribeMessage(),
-      acked: () => {
+      acked: (startsAfter) => {
         if (this.#state !== 'subscribing') return;
+        // Until a first event arrives, where the live stream started is the cursor: a drop
+        // before then resumes from it instead of losing what was published meanwhile.
+        this.#cursor ??= startsAfter;
         this.#state = 'subscribed';
         this.dispatchEvent(new Event('subscribed'));
       },

@@ -326,7 +326,7 @@ export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
     }
     const entry = this.#subs.get(channel);
     if (entry?.feed !== request.feed) return true; // a subscription since dropped: stale
-    if (message.type === 'ack') entry.feed.acked();
+    if (message.type === 'ack') entry.feed.acked(message.id);
     else {
       this.#onWire.delete(channel);
       entry.feed.end(serverError(message));

@@ -3,6 +3,7 @@
  * from connect time (the same patterns as the HTTP API); an error is a reply on the
  * connection, which stays usable.
  */
+import { canReadCursor } from '../broker/types.js';
 import { assertChannelAccess } from '../core/auth.js';
 import { SluiceError } from '../core/errors.js';
 import { ChannelSubscription, type ChannelHost } from './hub-channel.js';
@@ -83,8 +84,16 @@ async function subscribe(ctx: RequestContext, message: SubscribeMessage): Promis
       return;
     }
   }
-  // The ack goes first: a `gap` and replayed events follow it, then live ones.
-  ack(ctx, message.rid, { channel });
+  // The ack goes first: a `gap` and replayed events follow it, then live ones. A live
+  // subscription's ack carries the id it starts after (taken in the same synchronous step as
+  // it starts), so the client can resume from it even if the connection drops before its
+  // first event; without it, what was published during the drop would be lost unannounced.
+  const broker = ctx.options.broker;
+  const startsAfter =
+    message.since === undefined && canReadCursor(broker)
+      ? broker.channelCursor(channel)
+      : undefined;
+  ack(ctx, message.rid, startsAfter === undefined ? { channel } : { channel, id: startsAfter });
   subscription.startEvents(message.since);
   if (message.presence) subscription.startPresence();
 }

@@ -204,6 +204,7 @@ export function parseServerMessage(value: unknown): ServerMessage {
       break;
     case 'ack':
       if (typeof value.rid !== 'string' && typeof value.rid !== 'number') need('rid', 'string');
+      if (value.id !== undefined) need('id', 'string');
       break;
     case 'error':
       need('code', 'string');

@@ -51,6 +51,28 @@ describe('MemoryBroker', () => {
     expect(isSluiceError(thrown) && thrown.code).toBe('broker_closed');
   });
 
+  it('channelCursor: where a channel stands, so a resume from it misses nothing after', async () => {
+    const broker = createMemoryBroker();
+    await broker.publish('elsewhere', { data: 0 });
+    const empty = broker.channelCursor('quiet');
+    const ids = [];
+    for (const n of [1, 2]) ids.push(await broker.publish('room', { data: n }));
+    const cursor = broker.channelCursor('room');
+    expect(cursor).toBe(ids[1]);
+    await broker.publish('elsewhere', { data: 1 });
+    await broker.publish('room', { data: 3 });
+    await broker.publish('quiet', { data: 'first' });
+    // Resuming from either cursor yields exactly what came after it, with no gap.
+    const room = await broker.history('room', { since: cursor });
+    expect([room.gap, room.messages.map((m) => m.data)]).toEqual([undefined, [3]]);
+    const quiet = await broker.history('quiet', { since: empty });
+    expect(quiet.gap?.reason).toBe('expired'); // the channel did not exist then: said, not hidden
+    expect(quiet.messages.map((m) => m.data)).toEqual(['first']);
+    expect(() => broker.channelCursor('bad name!')).toThrow(/channel/i);
+    await broker.close();
+    expect(() => broker.channelCursor('room')).toThrow(/closed/i);
+  });
+
   it('exports frozen defaults', () => {
     expect(Object.isFrozen(MEMORY_BROKER_DEFAULTS)).toBe(true);
     expect(MEMORY_BROKER_DEFAULTS.overflow).toBe('resync');

@@ -97,6 +97,27 @@ describe('SluiceSocket with the hub', () => {
     await expectExact(b, 'ticker', recorders);
   });
 
+  it('resumes a live subscription dropped before its first event: what came meanwhile arrives', async () => {
+    const b = broker();
+    const h = await hub(b);
+    await publishMany(b, 'room', 0, 3); // before the subscription: not for it
+    await publishMany(b, 'other', 0, 5); // other channels move the broker's positions on
+    const { recorders, subs } = subscribers(h.url, 'room');
+    await subscribed(subs);
+    // The ack said where the live stream starts: that is the cursor before any event.
+    const [latest] = (await b.history('room', { limit: 1 })).messages;
+    for (const sub of subs) expect(sub.cursor).toBe(latest?.id);
+    h.cutAll();
+    await publishMany(b, 'room', 3, 4); // while every subscriber is down, none had an event
+    await waitFor(() => h.sockets.size === 3, 'reconnects');
+    await publishMany(b, 'room', 7, 3);
+    await waitFor(() => recorders.every((r) => r.events.length === 7), 'seven events each');
+    for (const r of recorders) {
+      expect(r.gaps).toEqual([]);
+      expect(r.events.map((e) => (e.data as { n: number }).n)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+    }
+  });
+
   it('restores subscriptions after a server restart over the same broker', async () => {
     const b = broker();
     const first = await hub(b);

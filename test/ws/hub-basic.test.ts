@@ -17,10 +17,13 @@ describe.each<WireFormat>(['json', 'msgpack'])('hub over %s', (format) => {
     expect(welcome).toMatchObject({ protocol: 1, subject: 'anonymous', maxPayload: 65536 });
     expect(alice.ws.protocol).toBe(format === 'json' ? 'sluice.v1.json' : 'sluice.v1.msgpack');
 
+    // A live subscription's ack carries where it starts: a cursor before any event.
+    const startsAfter = fixture.broker.channelCursor('chat:1');
     expect(await bob.request({ type: 'subscribe', channel: 'chat:1', rid: 1 })).toEqual({
       type: 'ack',
       rid: 1,
       channel: 'chat:1',
+      id: startsAfter,
     });
     const ack = await alice.request({
       type: 'publish',
@@ -103,8 +106,11 @@ describe.each<WireFormat>(['json', 'msgpack'])('hub over %s', (format) => {
     });
     await fixture.broker.publish('c', { data: 'missed' });
     await client.request({ type: 'subscribe', channel: 'c', rid: 4 });
-    // Subscribing again to a subscribed channel restarts from its since.
-    await client.request({ type: 'subscribe', channel: 'c', since: first, rid: 5 });
+    // Subscribing again to a subscribed channel restarts from its since (which the client
+    // already knows: that ack names no id).
+    expect(await client.request({ type: 'subscribe', channel: 'c', since: first, rid: 5 })).toEqual(
+      { type: 'ack', rid: 5, channel: 'c' },
+    );
     expect((await client.next('event')).data).toBe('missed');
     expect(fixture.hub.stats().subscriptions).toBe(1);
     // The restart replaced the stream: one broker subscriber, and each event arrives once.
