@@ -86,6 +86,14 @@ export function parseChatRequest(
         `messages[${i}].content`,
       );
     }
+    // Parts are read for prompt token counts (and by the mock): a null part would crash that.
+    const badPart = Array.isArray(content) ? content.findIndex((part) => !isRecord(part)) : -1;
+    if (badPart >= 0) {
+      throw invalidRequest(
+        `messages[${i}].content[${badPart}] must be a content part object`,
+        `messages[${i}].content[${badPart}]`,
+      );
+    }
   }
   if (stream !== undefined && stream !== null && typeof stream !== 'boolean') {
     throw invalidRequest('"stream" must be a boolean', 'stream');
@@ -116,8 +124,28 @@ export function parseChatRequest(
       }
     }
   }
+  checkToolChoice(body['tool_choice']);
   optionalNumber(body, 'max_tokens', true);
   optionalNumber(body, 'max_completion_tokens', true);
   optionalNumber(body, 'seed', true);
   return body as ChatCompletionRequest;
+}
+
+/**
+ * `tool_choice`: absent or null (the default), a mode string, or an object. A
+ * `{type:"function"}` choice must name its function (the mock reads it); other object types
+ * are passed on as sent (forward compatibility).
+ */
+function checkToolChoice(choice: unknown): void {
+  if (choice === undefined || choice === null || typeof choice === 'string') return;
+  const named =
+    isRecord(choice) &&
+    (choice['type'] !== 'function' ||
+      (isRecord(choice['function']) && typeof choice['function']['name'] === 'string'));
+  if (!named) {
+    throw invalidRequest(
+      '"tool_choice" must be "none", "auto", "required" or {type:"function", function:{name}}',
+      'tool_choice',
+    );
+  }
 }

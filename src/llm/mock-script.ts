@@ -189,9 +189,12 @@ function planToolCalls(
 ): MockToolCall[] {
   const tools = request.tools ?? [];
   if (tools.length === 0 || request.tool_choice === 'none') return [];
-  const choice = request.tool_choice;
+  // Unknown at runtime: null is the default, and only a `function` object names a tool
+  // (other object types act as "auto").
+  const choice = request.tool_choice as unknown;
+  const fn = isObject(choice) && choice['type'] === 'function' ? choice['function'] : undefined;
   let names: string[] = [];
-  if (typeof choice === 'object') names = [choice.function.name];
+  if (isObject(fn) && typeof fn['name'] === 'string') names = [fn['name']];
   else if (directives.tool !== undefined) {
     names = directives.tool.length > 0 ? directives.tool : [tools[0]!.function.name];
   } else if (choice === 'required') names = [tools[0]!.function.name];
@@ -208,9 +211,15 @@ function planToolCalls(
   return calls;
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
 /** Arguments matching the tool's schema, with multi-byte strings on purpose. */
 function inventValue(schema: JsonSchema, random: () => number, depth: number): unknown {
-  if (schema.enum && schema.enum.length > 0) {
+  // Schemas come from the request unchecked: a null or non-object one is treated as `{}`.
+  if (!isObject(schema)) schema = {};
+  if (Array.isArray(schema.enum) && schema.enum && schema.enum.length > 0) {
     return schema.enum[Math.floor(random() * schema.enum.length)];
   }
   const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
