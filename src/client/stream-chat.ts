@@ -100,8 +100,11 @@ export class ChatStream implements AsyncIterable<ChatDelta> {
     this.#done.catch(() => undefined); // surfaced by iteration or result(), never unhandled
     const signal = options.signal;
     if (signal?.aborted) this.abort();
-    else signal?.addEventListener('abort', () => this.abort(), { once: true });
+    else signal?.addEventListener('abort', this.#onSignal, { once: true });
   }
+
+  /** On the caller's signal, which may outlive many streams: removed once this one ends. */
+  readonly #onSignal = (): void => this.abort();
 
   get status(): ChatStreamStatus {
     return this.#status;
@@ -130,6 +133,7 @@ export class ChatStream implements AsyncIterable<ChatDelta> {
     if (this.#status === 'done' || this.#status === 'error') return;
     this.#status = 'aborted';
     clearTimeout(this.#timer);
+    this.#options.signal?.removeEventListener('abort', this.#onSignal);
     this.#abort.abort(new SluiceError('aborted', 'streamChat aborted'));
   }
 
@@ -172,6 +176,7 @@ export class ChatStream implements AsyncIterable<ChatDelta> {
     } finally {
       // Leaving early (break) is a disconnect: release the connection.
       if (this.#status !== 'done' && this.#status !== 'error') this.abort();
+      this.#options.signal?.removeEventListener('abort', this.#onSignal);
       this.#settle.resolve(this.#result());
     }
   }

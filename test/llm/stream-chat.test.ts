@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamChat, type ChatDelta } from '../../src/client/stream-chat.js';
 import { isSluiceError } from '../../src/core/errors.js';
@@ -167,6 +168,25 @@ describe('streamChat()', () => {
     expect((error as { code: string }).code).toBe('llm_mock_error');
     expect(chat.status).toBe('error');
     expect(chat.text.length).toBeGreaterThan(0);
+  });
+
+  it('a long-lived signal keeps no listener from streams that ended (done, error, abort)', async () => {
+    const page = new AbortController(); // e.g. one per page or component, many chats on it
+    await streamChat({ baseUrl: server.baseURL, body: body('one'), signal: page.signal }).result();
+    const failing = streamChat({
+      baseUrl: server.baseURL,
+      body: body('[mock:error=2]'),
+      signal: page.signal,
+    });
+    await failing.result().catch(() => undefined);
+    const aborted = streamChat({
+      baseUrl: server.baseURL,
+      body: body('three'),
+      signal: page.signal,
+    });
+    aborted.abort();
+    await aborted.result();
+    expect(getEventListeners(page.signal, 'abort')).toHaveLength(0);
   });
 
   it('an HTTP error before the stream is thrown with status and code', async () => {
