@@ -3,7 +3,7 @@
  * are absorbed (see docs/llm.md, "Upstream streams sluice accepts"):
  * - tool-call indexes are remapped to dense 0-based ones in order of first appearance
  *   (Anthropic's compat layer starts at 1); a missing `index` means a new call when the
- *   fragment has an `id`, else the latest call;
+ *   fragment has an `id`, else the latest call; a known index with a new `id` is a new call;
  * - argument fragments that arrive before the call's name are held (bounded) until it does;
  *   a whole call in one delta (xAI, Groq) is just a first fragment with all the arguments;
  * - usage is taken wherever it appears (its own chunk, or on the finish chunk);
@@ -31,6 +31,8 @@ const FINISH_REASONS = new Set<string>([
 
 interface ToolState {
   index: number;
+  /** The id the upstream gave (not one sluice made up): it tells calls sharing an index apart. */
+  given: string | undefined;
   id: string | undefined;
   name: string | undefined;
   started: boolean;
@@ -88,7 +90,10 @@ export function upstreamError(payload: unknown, status = 502): SluiceError {
 
 export class ChunkNormalizer {
   #finish: FinishReason | undefined;
+  /** The call each key (index or id) currently names. */
   #tools = new Map<string, ToolState>();
+  /** Every call, in order of first appearance (its position is its dense index). */
+  #states: ToolState[] = [];
   #lastToolKey: string | undefined;
   readonly #limits: typeof NORMALIZER_DEFAULTS;
 
@@ -142,7 +147,7 @@ export class ChunkNormalizer {
   done(out: ModelEvent[] = []): ModelEvent[] {
     if (this.#finish !== undefined) return out;
     this.#flushPending(out);
-    this.#finish = this.#tools.size > 0 ? 'tool_calls' : 'stop';
+    this.#finish = this.#states.length > 0 ? 'tool_calls' : 'stop';
     out.push({ type: 'finish', reason: this.#finish });
     return out;
   }
@@ -163,18 +168,24 @@ export class ChunkNormalizer {
     else key = this.#lastToolKey;
     if (key === undefined) key = 'i0';
     let state = this.#tools.get(key);
+    // Another id at a known index is another call: Gemini's compat layer, for one, gives
+    // every parallel call index 0, and merging them would join their arguments.
+    if (state?.given !== undefined && id !== undefined && id !== state.given) state = undefined;
     if (!state) {
-      if (this.#tools.size >= this.#limits.maxToolCalls) throw badChunk('too many tool calls');
+      if (this.#states.length >= this.#limits.maxToolCalls) throw badChunk('too many tool calls');
       state = {
-        index: this.#tools.size,
+        index: this.#states.length,
+        given: undefined,
         id: undefined,
         name: undefined,
         started: false,
         pending: '',
       };
       this.#tools.set(key, state);
+      this.#states.push(state);
     }
     this.#lastToolKey = key;
+    state.given ??= id;
     state.id ??= id;
     state.name ??= name;
     if (state.started) {
@@ -203,7 +214,7 @@ export class ChunkNormalizer {
 
   /** Calls still waiting for a name are emitted as they are when the answer ends. */
   #flushPending(out: ModelEvent[]): void {
-    for (const state of this.#tools.values()) if (!state.started) this.#start(state, out);
+    for (const state of this.#states) if (!state.started) this.#start(state, out);
   }
 }
 

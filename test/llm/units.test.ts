@@ -93,6 +93,27 @@ describe('chunk normalizer', () => {
     ]);
   });
 
+  it('a reused index with a new id is a new call (parallel calls all at index 0, as Gemini sends)', () => {
+    const n = new ChunkNormalizer();
+    const events: ModelEvent[] = [];
+    const push = (delta: unknown, finish: string | null = null) =>
+      events.push(...n.push({ choices: [{ index: 0, delta, finish_reason: finish }] }));
+    const call = (id: string, name: string, args: string) => ({
+      tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: args } }],
+    });
+    push(call('a', 'weather', '{"city":"Paris"}'));
+    push(call('b', 'time', '{"tz":'));
+    push({ tool_calls: [{ index: 0, function: { arguments: '"UTC"}' } }] });
+    // The same id again is the same call, not a third one.
+    push(call('b', 'time', ''), 'tool_calls');
+    expect(events).toEqual([
+      { type: 'tool_call', index: 0, id: 'a', name: 'weather', arguments: '{"city":"Paris"}' },
+      { type: 'tool_call', index: 1, id: 'b', name: 'time', arguments: '{"tz":' },
+      { type: 'tool_call', index: 1, arguments: '"UTC"}' },
+      { type: 'finish', reason: 'tool_calls' },
+    ]);
+  });
+
   it('maps foreign finish reasons and throws on error payloads', () => {
     const n = new ChunkNormalizer();
     expect(n.push({ choices: [{ index: 0, delta: {}, finish_reason: 'max_tokens' }] })).toEqual([
