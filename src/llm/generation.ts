@@ -63,6 +63,8 @@ export class Generation {
   readonly ended: Promise<GenerationSummary>;
   #status: GenerationStatus = 'running';
   #stopIntent: 'cancelled' | 'abandoned' | undefined;
+  /** The model gave its finish reason: the answer is whole, only usage or its end may follow. */
+  #modelFinished = false;
   #readers = 0;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   #published = 0;
@@ -138,6 +140,9 @@ export class Generation {
    */
   cancel(): boolean {
     if (this.#status !== 'running' || this.#stopIntent) return this.#stopIntent === 'cancelled';
+    // Too late to stop anything: no more tokens will be spent, and calling the whole answer
+    // cancelled would replace its finish reason (e.g. `tool_calls`) with `stop`.
+    if (this.#modelFinished) return false;
     this.#stopIntent = 'cancelled';
     this.#o.abort.abort(new SluiceError('llm_cancelled', 'The generation was cancelled'));
     return true;
@@ -146,8 +151,12 @@ export class Generation {
   /** Stops the model as if nobody came back (grace expiry, server shutdown). */
   abandon(): void {
     if (this.#status !== 'running' || this.#stopIntent) return;
+    const reason = new SluiceError('llm_generation_abandoned', ABANDONED_MESSAGE);
+    // After the finish the answer is whole: stop waiting for the model's tail (a shutdown
+    // must not wait on it) but end as completed, so a late resume gets the answer, not an error.
+    if (this.#modelFinished) return void this.#o.abort.abort(reason);
     this.#stopIntent = 'abandoned';
-    this.#o.abort.abort(new SluiceError('llm_generation_abandoned', ABANDONED_MESSAGE));
+    this.#o.abort.abort(reason);
   }
 
   #armGrace(): void {
@@ -194,7 +203,10 @@ export class Generation {
       const flushed = this.#flushDelay() === 0 ? this.#flush() : undefined;
       return typeof flushed === 'object' ? flushed.then(() => this.#atCap(run)) : this.#atCap(run);
     }
-    if (event.type === 'finish') run.finish = event.reason;
+    if (event.type === 'finish') {
+      run.finish = event.reason;
+      this.#modelFinished = true;
+    }
     return false;
   }
 
