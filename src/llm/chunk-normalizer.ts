@@ -3,7 +3,8 @@
  * are absorbed (see docs/llm.md, "Upstream streams sluice accepts"):
  * - tool-call indexes are remapped to dense 0-based ones in order of first appearance
  *   (Anthropic's compat layer starts at 1); a missing `index` means a new call when the
- *   fragment has an `id`, else the latest call; a known index with a new `id` is a new call;
+ *   fragment has an `id`, else the latest call; a known index with a new `id` and a name is a
+ *   new call;
  * - argument fragments that arrive before the call's name are held (bounded) until it does;
  *   a whole call in one delta (xAI, Groq) is just a first fragment with all the arguments;
  * - usage is taken wherever it appears (its own chunk, or on the finish chunk);
@@ -168,9 +169,11 @@ export class ChunkNormalizer {
     else key = this.#lastToolKey;
     if (key === undefined) key = 'i0';
     let state = this.#tools.get(key);
-    // Another id at a known index is another call: Gemini's compat layer, for one, gives
-    // every parallel call index 0, and merging them would join their arguments.
-    if (state?.given !== undefined && id !== undefined && id !== state.given) state = undefined;
+    // Another id and a name at a known index is another call: Gemini's compat layer, for one,
+    // gives every parallel call index 0, and merging them would join their arguments. A new
+    // id alone is not (some providers change the id after a call's first fragment).
+    const head = id !== undefined && name !== undefined;
+    if (head && state?.given !== undefined && id !== state.given) state = undefined;
     if (!state) {
       if (this.#states.length >= this.#limits.maxToolCalls) throw badChunk('too many tool calls');
       state = {

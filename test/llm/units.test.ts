@@ -103,13 +103,15 @@ describe('chunk normalizer', () => {
     });
     push(call('a', 'weather', '{"city":"Paris"}'));
     push(call('b', 'time', '{"tz":'));
-    push({ tool_calls: [{ index: 0, function: { arguments: '"UTC"}' } }] });
-    // The same id again is the same call, not a third one.
-    push(call('b', 'time', ''), 'tool_calls');
+    push({ tool_calls: [{ index: 0, function: { arguments: '"UTC"' } }] });
+    // The same id again, or a new id without a name (an unstable id), is the same call.
+    push(call('b', 'time', ''));
+    push({ tool_calls: [{ index: 0, id: 'b2', function: { arguments: '}' } }] }, 'tool_calls');
     expect(events).toEqual([
       { type: 'tool_call', index: 0, id: 'a', name: 'weather', arguments: '{"city":"Paris"}' },
       { type: 'tool_call', index: 1, id: 'b', name: 'time', arguments: '{"tz":' },
-      { type: 'tool_call', index: 1, arguments: '"UTC"}' },
+      { type: 'tool_call', index: 1, arguments: '"UTC"' },
+      { type: 'tool_call', index: 1, arguments: '}' },
       { type: 'finish', reason: 'tool_calls' },
     ]);
   });
