@@ -11,7 +11,8 @@
  * synchronously, and the consumer is called back when more bytes came, so a token costs no
  * promise and no timer; `next()` remains for ordinary consumers.
  *
- * Ending: `[DONE]` or a finish reason followed by the end of the body is a normal end;
+ * Ending: `[DONE]` or a finish reason followed by the end of the body (or its connection
+ * breaking) is a normal end;
  * the body ending with neither is `llm_upstream_truncated` (the `openai` client would
  * report that as success); a `{"error":…}` frame or an `event: error` is
  * `llm_upstream_error`. Leaving early (return, abort) cancels the body.
@@ -122,7 +123,10 @@ export class OpenAIStreamReader extends PollableBase<ModelEvent> {
       try {
         bytes = this.#source.read();
       } catch (error) {
-        this.#failure ??= error instanceof Error ? error : new Error(String(error));
+        // After the finish reason the answer is whole: a connection that breaks before
+        // `[DONE]` loses at most the usage chunk (then counted), so it ends normally.
+        if (this.#normalizer.finished) this.#done = true;
+        else this.#failure ??= error instanceof Error ? error : new Error(String(error));
         continue;
       }
       if (bytes === null) {

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLlmServer } from './helpers.js';
+import { readSse, startLlmServer } from './helpers.js';
 
 interface FakeUpstream {
   url: string;
@@ -119,6 +119,34 @@ describe('upstream failures', () => {
     await expectUpstreamError(await post(server.baseURL, true), 502);
     await until(() => upstream.closed[0] === true);
     expect(upstream.closed).toEqual([true]);
+  });
+
+  it('a connection that breaks after the finish reason ends a whole answer normally', async () => {
+    const { server } = await setUp((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('whole'));
+      const finish = { choices: [{ index: 0, delta: {}, finish_reason: 'length' }] };
+      // No usage chunk, no [DONE], no end of the chunked body: the socket just goes.
+      res.write(`data: ${JSON.stringify(finish)}\n\n`, () => {
+        setTimeout(() => res.socket?.destroy(), 20);
+      });
+    });
+    const response = await post(server.baseURL, true);
+    const id = response.headers.get('x-generation-id') ?? '';
+    const streamed = await readSse(response);
+    expect(streamed.data.at(-1)).toBe('[DONE]');
+    expect(streamed.data.join('')).toContain('"finish_reason":"length"');
+    const summary = await server.nextUsage(id);
+    expect(summary).toMatchObject({
+      status: 'completed',
+      finishReason: 'length',
+      usageCounted: true,
+    });
+
+    const whole = await post(server.baseURL, false);
+    expect(whole.status).toBe(200);
+    const body = (await whole.json()) as { choices: { message: { content: string } }[] };
+    expect(body.choices[0]?.message.content).toBe('whole');
   });
 
   it('a JSON answer that is not JSON is a 502 upstream error, not a 500', async () => {
