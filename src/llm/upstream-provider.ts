@@ -126,9 +126,11 @@ export function createUpstreamProvider(options: UpstreamProviderOptions): ModelP
 
       if (reply.contentType.includes('application/json')) {
         // An upstream that ignored `stream: true`: replay its whole answer as events.
-        let json: unknown;
+        let events: ModelEvent[];
         try {
-          json = await reply.json(UPSTREAM_DEFAULTS.maxJsonBodyBytes, headersTimeout);
+          const json = await reply.json(UPSTREAM_DEFAULTS.maxJsonBodyBytes, headersTimeout);
+          // In the try too: an answer of the wrong shape is the upstream's fault (502), not a 500.
+          events = completionEvents(json);
         } catch (error) {
           if (error instanceof SluiceError) throw error;
           throw new SluiceError('llm_upstream_error', 'The upstream sent a malformed JSON body', {
@@ -136,7 +138,6 @@ export function createUpstreamProvider(options: UpstreamProviderOptions): ModelP
             cause: error,
           });
         }
-        const events = completionEvents(json);
         return { promptTokens, [Symbol.asyncIterator]: () => replay(events) };
       }
       const source = reply.stream();

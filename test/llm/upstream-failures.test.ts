@@ -156,4 +156,14 @@ describe('upstream failures', () => {
     });
     await expectUpstreamError(await post(server.baseURL, false), 502);
   });
+
+  it('a JSON answer of the wrong shape (a null tool call) is a 502 upstream error, not a 500', async () => {
+    const { server } = await setUp((res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const message = { role: 'assistant', content: null, tool_calls: [null] };
+      res.end(JSON.stringify({ choices: [{ index: 0, message, finish_reason: 'tool_calls' }] }));
+    });
+    await expectUpstreamError(await post(server.baseURL, false), 502);
+    await expectUpstreamError(await post(server.baseURL, true), 502);
+  });
 });
