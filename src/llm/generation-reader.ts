@@ -70,7 +70,10 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
         this.#end();
         throw error;
       }
-      if (item.done) break;
+      if (item.done) {
+        if (this.#ended) break;
+        return { done: false, value: this.#cutShort() };
+      }
       const fields = this.#fields(item.value);
       if (fields) return { done: false, value: fields };
     }
@@ -87,12 +90,27 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
         this.#end();
         return item;
       }
-      if (item.done) break;
+      if (item.done) return { done: false, value: this.#cutShort() };
       const fields = this.#fields(item.value);
       if (fields) return { done: false, value: fields };
     }
     this.#end();
     return { done: true, value: undefined };
+  }
+
+  /**
+   * The subscription ended before the generation's last event (the broker was closed, as at
+   * shutdown, dropping what this reader had not read yet): an error frame, since a clean end
+   * without `[DONE]` is what the `openai` client reports as a whole answer.
+   */
+  #cutShort(): SseFields {
+    this.#end();
+    const error = new SluiceError(
+      'broker_closed',
+      `The stream of generation ${this.#generation.id} was closed before its end`,
+      { status: 503 },
+    );
+    return { data: JSON.stringify(openAIErrorBody(error)) };
   }
 
   /** The SSE event for one subscription item; undefined for the start marker. */

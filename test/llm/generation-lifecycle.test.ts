@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import { Generation } from '../../src/llm/generation.js';
+import { GenerationReader } from '../../src/llm/generation-reader.js';
 import type { ModelEvent, ModelStream } from '../../src/llm/model.js';
 
 /** A model that calls a tool, finishes, then takes `tailMs` before its usage and end. */
@@ -89,5 +90,33 @@ describe('generation end races', () => {
     expect(summary.finishReason).toBe('tool_calls');
     expect(summary.error).toBeUndefined();
     expect((await lastChunks(broker, generation))[1]).toBe('[DONE]');
+  });
+
+  it('a reader whose subscription is closed before the end (shutdown) gets an error frame, not a clean end', async () => {
+    const broker = new MemoryBroker();
+    const abort = new AbortController();
+    const stream = finishingModel(() => undefined, 0, abort.signal);
+    const generation = new Generation({
+      id: 'chatcmpl-race3',
+      broker,
+      stream,
+      abort,
+      model: 'm',
+      provider: 'p',
+      created: 0,
+      includeUsage: false,
+      graceMs: null,
+      coalesceMs: null,
+      maxEvents: 100,
+    });
+    await generation.start();
+    const reader = new GenerationReader(generation); // behind: has read nothing yet
+    await generation.ended;
+    await broker.close(); // as the LLM handler's close() does after its generations ended
+    const data: string[] = [];
+    for await (const fields of reader) data.push(String(fields.data));
+    expect(data).toHaveLength(1);
+    expect(JSON.parse(data[0]!)).toMatchObject({ error: { code: 'broker_closed' } });
+    expect(generation.readers).toBe(0);
   });
 });
