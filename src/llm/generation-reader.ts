@@ -31,12 +31,15 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
   readonly #detach: () => void;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = (): void => this.#end();
+  /** The cursor came from the client (not the default: after the start marker). */
+  readonly #cursorGiven: boolean;
   #ended = false;
 
   constructor(generation: Generation, options: GenerationReaderOptions = {}) {
     this.#generation = generation;
     this.#detach = options.detach ?? generation.attach();
     this.#signal = options.signal;
+    this.#cursorGiven = options.since !== undefined;
     const since = options.since ?? generation.startId;
     this.#subscription = generation.broker
       // No signal: `return()` ends a subscription (the Broker contract), and an
@@ -115,22 +118,29 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
 
   /** The SSE event for one subscription item; undefined for the start marker. */
   #fields(value: SubscriptionItem): SseFields | undefined {
-    if (value.type === 'gap') {
-      // The cursor cannot be honoured exactly: say so rather than replay a partial answer.
-      this.#end();
-      const error = new SluiceError(
-        'invalid_cursor',
-        `Cannot resume generation ${this.#generation.id} after that event id (${value.reason})`,
-        { status: 400 },
-      );
-      return { data: JSON.stringify(openAIErrorBody(error)) };
-    }
+    // The cursor cannot be honoured exactly: say so rather than replay a partial answer.
+    if (value.type === 'gap') return this.#invalidCursor(value.reason);
     const { message } = value;
-    if (message.event === GEN_EVENTS.start) return undefined;
+    if (message.event === GEN_EVENTS.start) {
+      // Every id of this generation comes after its start marker: a client cursor that
+      // replays the marker is another channel's id that the broker honours only because
+      // it happens to be the last one published before this generation began.
+      return this.#cursorGiven ? this.#invalidCursor('not one of its ids') : undefined;
+    }
     const text = typeof message.data === 'string' ? message.data : JSON.stringify(message.data);
     const data = message.event === GEN_EVENTS.delta ? this.#generation.chunkOfDelta(text) : text;
     if (message.event === GEN_EVENTS.done || message.event === GEN_EVENTS.error) this.#end();
     return { id: message.id, data };
+  }
+
+  #invalidCursor(reason: string): SseFields {
+    this.#end();
+    const error = new SluiceError(
+      'invalid_cursor',
+      `Cannot resume generation ${this.#generation.id} after that event id (${reason})`,
+      { status: 400 },
+    );
+    return { data: JSON.stringify(openAIErrorBody(error)) };
   }
 
   async return(): Promise<IteratorResult<SseFields>> {

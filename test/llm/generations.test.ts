@@ -110,6 +110,21 @@ describe('generations outlive the request', () => {
     expect(await status.json()).toMatchObject({ id, status: 'completed', finish_reason: 'stop' });
   });
 
+  it('a cursor from another generation is an error frame, even the id just before this one', async () => {
+    const server = await start();
+    const first = await readSse(await post(server, chat('one [mock:tokens=3]', { stream: true })));
+    // Nothing else is published in between: the first generation's last id directly
+    // precedes the second generation's own first message.
+    const response = await post(server, chat('two [mock:tokens=3]', { stream: true }));
+    const id = response.headers.get('x-generation-id')!;
+    await response.text();
+    for (const foreign of [first.ids.at(-1)!, first.ids[0]!]) {
+      const resumed = await readSse(await events(server, id, foreign));
+      expect(resumed.data).toHaveLength(1);
+      expect(JSON.parse(resumed.data[0]!)).toMatchObject({ error: { code: 'invalid_cursor' } });
+    }
+  });
+
   it('no reader for the grace period: the model is aborted, usage counted, a late resume sees why', async () => {
     const server = await start({ generationGraceMs: 100 });
     const response = await post(
