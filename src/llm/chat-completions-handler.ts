@@ -45,6 +45,8 @@ export async function handleChatCompletions(
   try {
     const body = parseChatRequest(await readJsonBody(request, deps.maxBodyBytes));
     const route = deps.router.route(body.model);
+    // A streamed answer needs a generation slot: refuse before the model is called.
+    if (body.stream === true) deps.registry.assertRoom();
     const stream = await route.provider.open(body, { model: route.model, signal: abort.signal });
     const created = Math.floor(Date.now() / 1000);
     if (body.stream !== true) {

@@ -91,21 +91,28 @@ export class GenerationRegistry {
     return this.#options.broker;
   }
 
-  /** Registers a new generation (not started yet). Throws 429 when full of running ones. */
-  create(options: CreateOptions): Generation {
+  /**
+   * Throws what `create()` would throw now: 503 once closed, 429 when full of running
+   * generations. Checked before the model is called, so a refused request costs the
+   * upstream nothing; `create()` checks again (another request may have taken the room).
+   */
+  assertRoom(): void {
     if (this.#closed)
       throw new SluiceError('shutting_down', 'The server is shutting down', { status: 503 });
     this.#sweep();
     const max = this.#options.maxGenerations ?? REGISTRY_DEFAULTS.maxGenerations;
-    if (this.#generations.size >= max) {
-      const oldest = this.#finished.keys().next();
-      if (oldest.done === true) {
-        throw new SluiceError('too_many_requests', `Too many generations running (limit ${max})`, {
-          status: 429,
-        });
-      }
-      this.#forget(oldest.value);
+    if (this.#generations.size >= max && this.#finished.size === 0) {
+      throw new SluiceError('too_many_requests', `Too many generations running (limit ${max})`, {
+        status: 429,
+      });
     }
+  }
+
+  /** Registers a new generation (not started yet). Throws 429 when full of running ones. */
+  create(options: CreateOptions): Generation {
+    this.assertRoom();
+    const max = this.#options.maxGenerations ?? REGISTRY_DEFAULTS.maxGenerations;
+    if (this.#generations.size >= max) this.#forget(this.#finished.keys().next().value!);
     const entry: Entry = {
       generation: new Generation({
         ...options,
