@@ -75,7 +75,9 @@ async function serve(
   else inFlight?.add(controller);
   const onClose = () => {
     inFlight?.delete(controller);
-    if (!res.writableFinished) controller.abort(new SluiceError('aborted', 'Client disconnected'));
+    // `writableEnded`, not `writableFinished`: on HTTP/2 a stream the client reset reports
+    // itself finished, and the handler's signal would never learn of the disconnect.
+    if (!res.writableEnded) controller.abort(new SluiceError('aborted', 'Client disconnected'));
   };
   // `on`, not `once`: 'close' fires once, and `once` adds a wrapper per stream.
   res.on('close', onClose);
