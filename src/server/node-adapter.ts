@@ -73,7 +73,9 @@ async function serve(
   const signal = controller.signal;
   if (options.signal?.aborted) controller.abort(options.signal.reason);
   else inFlight?.add(controller);
+  let closed = false;
   const onClose = () => {
+    closed = true;
     inFlight?.delete(controller);
     // `writableEnded`, not `writableFinished`: on HTTP/2 a stream the client reset reports
     // itself finished, and the handler's signal would never learn of the disconnect.
@@ -110,6 +112,13 @@ async function serve(
     res.off('close', onClose);
     inFlight?.delete(controller);
   };
+  if (closed) {
+    // The client left while the handler worked: its 'close' has fired, so nothing would
+    // stop a stream written now. Release the body instead (a source is returned).
+    releaseBody(response, CLIENT_DISCONNECTED);
+    settled();
+    return;
+  }
   if (req.method === 'HEAD') {
     writeHeadOnly(response, res, req.httpVersion);
     settled();
@@ -127,10 +136,15 @@ async function serve(
  */
 function writeHeadOnly(response: Response, res: NodeResponse, httpVersion: string): void {
   (res as ServerResponse).writeHead(response.status, responseHeaders(response, httpVersion));
-  const direct = claimDirectSse(response);
-  if (direct) direct(DISCARDING_SINK).cancel(HEAD_REQUEST);
-  else response.body?.cancel().catch(() => undefined);
+  releaseBody(response, HEAD_REQUEST);
   res.end();
+}
+
+/** Stops a body that will not be sent: an SSE stream's source is returned, others cancelled. */
+function releaseBody(response: Response, reason: SluiceError): void {
+  const direct = claimDirectSse(response);
+  if (direct) direct(DISCARDING_SINK).cancel(reason);
+  else response.body?.cancel(reason).catch(() => undefined);
 }
 
 /** A Response's headers for `writeHead` (cookies kept apart; none forbidden on HTTP/2). */

@@ -1,17 +1,38 @@
 /**
  * A client that hangs up while the handler is still working (awaiting auth, a database…):
- * the handler's signal aborts (on HTTP/2 too, where a reset stream reports itself finished).
+ * the handler's signal aborts (on HTTP/2 too, where a reset stream reports itself finished),
+ * and a response returned after that is not written to the dead connection: its body is
+ * released at once (the 'close' that would have stopped it has already fired).
  */
+import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toNodeHandler } from '../../src/server/node-adapter.js';
 import type { RouteHandler } from '../../src/server/handler.js';
+import { createSseResponse } from '../../src/sse/response.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
+
+/** A source that counts its pulls and says when it was released. */
+function countingSource() {
+  const state = { pulled: 0, returned: false };
+  async function* events() {
+    try {
+      for (;;) {
+        state.pulled++;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        yield { data: 'x' };
+      }
+    } finally {
+      state.returned = true;
+    }
+  }
+  return { state, events };
+}
 
 /** A handler that answers only after its client has gone away. */
 function lateHandler(makeResponse: () => Response): { handler: RouteHandler; gone: Promise<void> } {
@@ -26,7 +47,7 @@ function lateHandler(makeResponse: () => Response): { handler: RouteHandler; gon
   return { handler, gone };
 }
 
-async function listen(server: http2.Http2Server): Promise<number> {
+async function listen(server: http.Server | http2.Http2Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
 }
@@ -48,5 +69,59 @@ describe('toNodeHandler, client gone mid-request', () => {
     });
     expect(await Promise.race([gone.then(() => 'aborted'), timeout])).toBe('aborted');
     clearTimeout(timer);
+  });
+});
+
+describe('toNodeHandler, client gone before the handler answered', () => {
+  it('HTTP/1.1: an SSE source is returned, not pulled for a dead socket', async () => {
+    const { state, events } = countingSource();
+    const { handler, gone } = lateHandler(() => createSseResponse(events(), { keepAlive: 5 }));
+    const server = http.createServer(toNodeHandler(handler));
+    cleanups.push(() => (server.closeAllConnections(), server.close()));
+    const port = await listen(server);
+    const request = http.get(`http://127.0.0.1:${port}/`);
+    request.on('error', () => undefined);
+    setTimeout(() => request.destroy(), 20);
+    await gone;
+    await expect.poll(() => state.returned, { timeout: 1_000 }).toBe(true);
+    const pulled = state.pulled;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(state.pulled).toBe(pulled);
+  });
+
+  it('HTTP/1.1: a streamed body is cancelled', async () => {
+    let cancelled = false;
+    const { handler, gone } = lateHandler(
+      () =>
+        new Response(
+          new ReadableStream({
+            pull: (controller) => controller.enqueue(new Uint8Array(8)),
+            cancel: () => void (cancelled = true),
+          }),
+        ),
+    );
+    const server = http.createServer(toNodeHandler(handler));
+    cleanups.push(() => (server.closeAllConnections(), server.close()));
+    const port = await listen(server);
+    const request = http.get(`http://127.0.0.1:${port}/`);
+    request.on('error', () => undefined);
+    setTimeout(() => request.destroy(), 20);
+    await gone;
+    await expect.poll(() => cancelled, { timeout: 1_000 }).toBe(true);
+  });
+
+  it('HTTP/2: an SSE source is returned', async () => {
+    const { state, events } = countingSource();
+    const { handler, gone } = lateHandler(() => createSseResponse(events(), { keepAlive: 5 }));
+    const server = http2.createServer(toNodeHandler(handler));
+    const port = await listen(server);
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on('error', () => undefined);
+    cleanups.push(() => (session.destroy(), server.close()));
+    const stream = session.request({ ':path': '/' });
+    stream.on('error', () => undefined);
+    setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 20);
+    await gone;
+    await expect.poll(() => state.returned, { timeout: 1_000 }).toBe(true);
   });
 });
