@@ -14,6 +14,7 @@
  * AbortSignal, a stall, or the end of the source each clear the keepalive and stall timers,
  * remove the abort listeners and call `return()` on the source iterator exactly once.
  */
+import { checkCount, checkDelay } from '../core/check-options.js';
 import { SluiceError } from '../core/errors.js';
 import { LazyBodyResponse } from './lazy-body-response.js';
 import {
@@ -196,13 +197,24 @@ function createSse<T>(
   if (retry !== null && !(Number.isInteger(retry) && retry >= 0)) {
     throw new SluiceError('invalid_argument', 'retry must be a non-negative integer (ms)');
   }
-  const highWaterMark = options.highWaterMark ?? SSE_RESPONSE_DEFAULTS.highWaterMark;
+  // Checked, not trusted: a timer turns a delay past 2^31 - 1 ms, 0 or NaN into about 1 ms
+  // (a stall timeout that cuts every client at once, a keepalive flood), and a NaN limit
+  // makes every write look full.
+  const highWaterMark = checkCount(
+    'highWaterMark',
+    options.highWaterMark ?? SSE_RESPONSE_DEFAULTS.highWaterMark,
+    1,
+  );
   // What the stream needs from `options` and the request is read now, into locals the
   // closures below use: the stream then keeps neither alive (a request view holds its
   // headers and URL), only these values.
   const { map, onClose } = options;
-  const keepAlive = option(options.keepAlive, SSE_RESPONSE_DEFAULTS.keepAlive);
-  const stallTimeout = option(options.stallTimeout, SSE_RESPONSE_DEFAULTS.stallTimeout);
+  const keepAlive = delay('keepAlive', options.keepAlive, SSE_RESPONSE_DEFAULTS.keepAlive);
+  const stallTimeout = delay(
+    'stallTimeout',
+    options.stallTimeout,
+    SSE_RESPONSE_DEFAULTS.stallTimeout,
+  );
   const signals = [options.signal, options.request?.signal].filter(
     (s): s is AbortSignal => s !== undefined,
   );
@@ -319,6 +331,8 @@ function webSink(
   };
 }
 
-function option(value: number | null | undefined, fallback: number): number | null {
-  return value === undefined ? fallback : value;
+/** A timer option: the default when undefined, `null` (off), or a delay a timer can wait. */
+function delay(name: string, value: number | null | undefined, fallback: number): number | null {
+  if (value === null) return null;
+  return checkDelay(name, value ?? fallback, 1);
 }

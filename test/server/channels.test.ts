@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import net from 'node:net';
 import { createMemoryBroker, type MemoryBroker } from '../../src/broker/memory-broker.js';
+import { createChannelsHandler } from '../../src/server/channels-handler.js';
 import { blocks, readUntil } from '../helpers/sse-text.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -144,6 +145,20 @@ describe('HTTP contract', () => {
     const id = (await post('/v1/channels/steady/messages', '{"data":1}')).body.id;
     const text = await readUntil(stream.body!, (t) => t.includes(`id: ${String(id)}`));
     expect(text).toContain('data: 1');
+  });
+});
+
+describe('stream settings', () => {
+  it('refuses at construction a keepalive or stall timeout no timer can wait', () => {
+    const broker = createMemoryBroker();
+    for (const bad of [{ keepAlive: 2 ** 31 }, { stallTimeout: 0 }, { stallTimeout: Number.NaN }]) {
+      expect(() => createChannelsHandler({ broker, ...bad }), JSON.stringify(bad)).toThrow(
+        /must be between/,
+      );
+    }
+    expect(() =>
+      createChannelsHandler({ broker, keepAlive: null, stallTimeout: null }),
+    ).not.toThrow();
   });
 });
 

@@ -234,6 +234,34 @@ describe('createSseResponse', () => {
     expect(() => createSseResponse(countingSource().iterable, { retry: -1 })).toThrow(/retry/);
   });
 
+  it('rejects timings and a buffer limit it cannot honour, with a coded error', () => {
+    // A timer clamps a delay past 2^31 - 1 ms (or 0, NaN) to about 1 ms: a "practically
+    // never" stall timeout cut every client whose buffer filled for a moment, a keepalive
+    // interval became a flood, and a NaN limit reported every write as full.
+    const bad = [
+      { stallTimeout: 2 ** 31 },
+      { stallTimeout: 0 },
+      { keepAlive: 2 ** 31 },
+      { keepAlive: 0 },
+      { keepAlive: Number.NaN },
+      { highWaterMark: Number.NaN },
+      { highWaterMark: 0 },
+    ];
+    for (const options of bad) {
+      let error: unknown;
+      try {
+        createSseResponse(countingSource().iterable, options);
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(isSluiceError(error) && error.code, JSON.stringify(options)).toBe('invalid_argument');
+    }
+    const fine = { stallTimeout: 2 ** 31 - 1, keepAlive: 1, highWaterMark: 1 };
+    expect(createSseResponse(countingSource().iterable, fine).status).toBe(200);
+    const off = { stallTimeout: null, keepAlive: null };
+    expect(createSseResponse(countingSource().iterable, off).status).toBe(200);
+  });
+
   it('ends every stream even when an onClose hook throws, and reports the error', async () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
