@@ -51,8 +51,15 @@ class NodeRequestView {
     this.#signal = signal;
     this.method = req.method ?? 'GET';
     const host = req.headers[':authority'] ?? req.headers.host ?? 'localhost';
-    // Parsed once here, as `new Request()` would: a malformed URL fails the same way.
-    this.url = new URL(req.url ?? '/', `http://${String(host)}`).href;
+    // Parsed once here, as `new Request()` would. A Host (or path) that makes no URL is the
+    // client's mistake: a coded 400, not a TypeError answered (and logged) as a 500.
+    try {
+      this.url = new URL(req.url ?? '/', `http://${String(host)}`).href;
+    } catch {
+      throw new SluiceError('bad_request', 'The request target and Host make no valid URL', {
+        status: 400,
+      });
+    }
   }
 
   get headers(): Headers {

@@ -76,6 +76,12 @@ describe('requests the HTTP parser refuses', () => {
     });
   });
 
+  it('answers a Host header that makes no URL with 400 bad_request, not a 500', async () => {
+    const text = await raw('GET /v1/channels/news/events HTTP/1.1\r\nHost: a b\r\n\r\n');
+    expect(text.split(' ')[1]).toBe('400');
+    expect(text).toContain('"code":"bad_request"'); // in a chunked body
+  });
+
   it('answers a malformed request with 400 bad_request, and keeps serving others', async () => {
     const answer = parse(await raw('NOT AN HTTP REQUEST\r\n\r\n'));
     expect(answer.status).toBe(400);
