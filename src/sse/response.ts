@@ -75,9 +75,27 @@ export const SSE_RESPONSE_DEFAULTS = Object.freeze({
 /** Last-Event-ID header first, then the `lastEventId` query parameter (clients without headers). */
 export function getLastEventId(request: Request): string | undefined {
   const header = request.headers.get('last-event-id');
-  if (header !== null && header !== '') return header;
+  if (header !== null && header !== '') return fromUtf8Bytes(header);
   const query = new URL(request.url).searchParams.get('lastEventId');
   return query === null || query === '' ? undefined : query;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Clients send Last-Event-ID as the UTF-8 bytes of the id (C13), and a header value reaches
+ * us as a byte string (one char per byte), so a non-ASCII id must be decoded to match the
+ * `id:` it came from. Bytes that are not UTF-8, or a value some runtime already decoded
+ * (chars past U+00FF), are kept as they are.
+ */
+function fromUtf8Bytes(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\x00-\x7f]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
+  try {
+    return strictUtf8.decode(Uint8Array.from(value, (char) => char.charCodeAt(0)));
+  } catch {
+    return value;
+  }
 }
 
 /**

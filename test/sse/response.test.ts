@@ -184,6 +184,18 @@ describe('createSseResponse', () => {
     expect(getLastEventId(both)).toBe('h');
   });
 
+  it('reads a Last-Event-ID header as the UTF-8 bytes clients send (C13)', () => {
+    // Header values reach a server as byte strings (one char per byte): an id such as
+    // `café…` sent by the server came back as `cafÃ©â\x80¦`, and the resume missed.
+    const utf8 = 'caf\xc3\xa9\xe2\x80\xa6';
+    const request = new Request('http://x/e', { headers: { 'last-event-id': utf8 } });
+    expect(getLastEventId(request)).toBe('café…');
+    // Not UTF-8 (a Latin-1 client): kept as it came rather than turned into U+FFFD.
+    const latin1 = new Request('http://x/e', { headers: { 'last-event-id': 'caf\xe9' } });
+    expect(getLastEventId(latin1)).toBe('caf\xe9');
+    expect(getLastEventId(new Request('http://x/e?lastEventId=caf%C3%A9'))).toBe('café');
+  });
+
   it("aborts a source function's signal at the end, also when it is first read after the end", async () => {
     const left = new Error('client left');
     const run = async (readDuring: boolean) => {
