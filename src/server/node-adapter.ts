@@ -22,8 +22,19 @@ type NodeResponse = ServerResponse | Http2ServerResponse;
 /** The cancel reason of a direct SSE stream whose socket closed (shared: no stack per close). */
 const CLIENT_DISCONNECTED = new SluiceError('aborted', 'Client disconnected');
 
-/** Headers that are connection-specific: forbidden on HTTP/2 responses. */
-const HTTP1_ONLY_HEADERS = ['connection', 'keep-alive', 'transfer-encoding', 'upgrade'];
+/**
+ * Headers that are connection-specific: forbidden on HTTP/2 responses (RFC 9113 8.2.2), and
+ * every one Node refuses there with a throw from `writeHead`.
+ */
+const HTTP1_ONLY_HEADERS = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'http2-settings',
+];
 
 export interface NodeHandlerOptions {
   /** Aborts every in-flight request's signal (server shutdown). */
@@ -40,7 +51,12 @@ export function toNodeHandler(
 ): (req: NodeRequest, res: NodeResponse) => void {
   const inFlight = shutdownFanOut(options.signal);
   return (req, res) => {
-    void serve(handler, req, res, options, inFlight);
+    serve(handler, req, res, options, inFlight).catch((error: unknown) => {
+      // Writing the response threw (Node refused a header, say): that one response breaks,
+      // it does not become an unhandled rejection, which would end the process.
+      options.onError?.(error);
+      res.destroy();
+    });
   };
 }
 

@@ -77,4 +77,30 @@ describe('HTTP/2', () => {
     expect(stream.rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
     session.close();
   });
+
+  it('drops every connection-specific header of a handler response (they made Node throw)', async () => {
+    // Node refuses these on HTTP/2 with a throw from writeHead: the rejection went unhandled
+    // (which ends a Node process by default) and the client's stream hung.
+    const forbidden = ['connection', 'keep-alive', 'proxy-connection', 'te', 'http2-settings'];
+    server = http2.createServer(
+      toNodeHandler(
+        () => new Response('relayed', { headers: forbidden.map((name) => [name, 'x']) }),
+      ),
+    );
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    const stream = session.request({ ':path': '/' });
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      stream.once('response', resolve);
+      stream.once('close', () => reject(new Error(`closed, code ${stream.rstCode}`)));
+    });
+    expect(headers[':status']).toBe(200);
+    for (const name of forbidden) expect(headers[name]).toBeUndefined();
+    stream.setEncoding('utf8');
+    let text = '';
+    for await (const chunk of stream) text += chunk as string;
+    expect(text).toBe('relayed');
+    session.close();
+  });
 });

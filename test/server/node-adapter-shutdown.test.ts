@@ -89,3 +89,23 @@ describe('toNodeHandler request context', () => {
     });
   });
 });
+
+describe('toNodeHandler, a response that cannot be written', () => {
+  it('breaks that response and reports it, without an unhandled rejection', async () => {
+    const errors: unknown[] = [];
+    const handle = toNodeHandler(
+      (request) =>
+        new URL(request.url).pathname === '/bad'
+          ? ({ status: 200 } as unknown as Response) // not a Response: writing it throws
+          : new Response('fine'),
+      { onError: (error) => errors.push(error) },
+    );
+    const server = http.createServer(handle);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await expect(fetch(`${base}/bad`)).rejects.toThrow();
+    expect(errors).toHaveLength(1);
+    expect(await (await fetch(`${base}/ok`)).text()).toBe('fine');
+  });
+});
