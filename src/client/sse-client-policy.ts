@@ -23,7 +23,7 @@ export const SSE_CLIENT_DEFAULTS = Object.freeze({
  *
  * The spec fails the connection on any status other than 200 (C5). We keep that for what a
  * retry cannot fix, and extend it where users need it (as LaunchDarkly's client does):
- * - 204 stops: the standard "do not reconnect" signal (C6).
+ * - 204 never gets here: it always stops, as the standard "do not reconnect" (C6).
  * - 408 and 429 are retried: the server asks to come back later.
  * - other 4xx stop: auth, not found, gone… will not heal by waiting.
  * - 5xx are retried (the documented extension): deploys and overloaded proxies recover.

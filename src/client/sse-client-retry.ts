@@ -67,8 +67,11 @@ export class ReconnectPolicy {
     const { code, status, error } = failure;
     // A wrong Content-Type is a misrouted URL or a proxy's error page: retrying won't heal it.
     if (code === 'bad_content_type') return { attempt, stop: 'bad_content_type' };
+    // 204 is the server's "stop reconnecting" (C6), not a failure to weigh: a predicate
+    // written for errors (retry all but 401, say) must not turn it into a reconnect loop.
+    if (status === 204) return { attempt, stop: 'no_content' };
     if (!this.#shouldRetry({ code, status, error, attempt })) {
-      return { attempt, stop: status === 204 ? 'no_content' : 'retry_stopped' };
+      return { attempt, stop: 'retry_stopped' };
     }
     if (this.#maxRetries !== null && attempt > this.#maxRetries) {
       return { attempt, stop: 'retries_exhausted' };

@@ -88,7 +88,7 @@ export interface SseClientOptions {
   minUptime?: number;
   /** Consecutive failed attempts before giving up; `null` (default) retries forever. */
   maxRetries?: number | null;
-  /** Decides whether a failed attempt is retried; see `defaultShouldRetry`. */
+  /** Decides whether a failed attempt is retried (a 204 always stops); see `defaultShouldRetry`. */
   shouldRetry?: (context: SseRetryContext) => boolean;
   /** Reconnect when no byte (keepalive comments count) arrives for this long; `null` disables. */
   inactivityTimeout?: number | null;

@@ -25,7 +25,8 @@
  * Reconnect delay = the server's `retry:` (clamped) + a full-jitter backoff draw; details
  * in sse-client-retry.ts. Defaults: `SSE_CLIENT_DEFAULTS` (inactivity 45 s, minUptime 5 s,
  * queue 256 events, unlimited retries), `BACKOFF_DEFAULTS` (1 s, ×2, 30 s cap), and
- * `defaultShouldRetry` (204 and 4xx stop, except 408/429; 5xx and network errors retry).
+ * `defaultShouldRetry` (4xx stop, except 408/429; 5xx and network errors retry). A 204
+ * always stops, whatever `shouldRetry` says.
  *
  * Timers: the inactivity timer is unref'd; the reconnect timer is not, on purpose (see
  * `ReconnectTimer`). `close()` clears both.

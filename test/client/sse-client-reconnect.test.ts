@@ -131,6 +131,24 @@ describe('SseClient reconnection', () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it('stops on 204 even when a custom shouldRetry would retry it (C6)', async () => {
+    // A predicate written for errors (here: anything but a clean end) must not override the
+    // server's explicit "stop reconnecting": it hammered the endpoint that said 204.
+    const server = await statusServer([204, 204, 204]);
+    const seen: (number | undefined)[] = [];
+    const { client, states, closed } = connect(server.url, {
+      ...FAST,
+      shouldRetry: ({ code, status }) => (seen.push(status), code !== 'server_closed'),
+    });
+    const result = await drain(client);
+    await closed;
+    await delay(100);
+    expect(result).toEqual({ events: [], error: undefined });
+    expect(states).toEqual(['no_content']);
+    expect(server.requests).toHaveLength(1);
+    expect(seen).toEqual([]);
+  });
+
   it('retries 500 by default', async () => {
     const server = await statusServer([500, 503]);
     const { client, errors } = connect(server.url, FAST);
