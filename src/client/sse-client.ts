@@ -216,6 +216,9 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
       if (!this.#open) return undefined;
       if (response.body !== null) await this.#read(response.body, controller);
       if (this.#closed) return undefined;
+      // A fetch that ignores the signal ends the read quietly when the inactivity timer
+      // cancels the body: that was silence, not the server ending the stream.
+      if (controller.signal.aborted) return failureFromError(undefined, controller.signal.reason);
       return { code: 'server_closed' };
     } catch (error) {
       if (this.#closed) return undefined;

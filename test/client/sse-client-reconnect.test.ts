@@ -5,6 +5,7 @@ import {
   type SseClientEvent,
   type SseClientOptions,
   type SseErrorEvent,
+  type SseFetchResponse,
   type SseStateChangeEvent,
 } from '../../src/client/index.js';
 import { isSluiceError } from '../../src/core/errors.js';
@@ -285,6 +286,29 @@ describe('SseClient inactivity timeout', () => {
     const { errors } = connect(server.url, { ...FAST, inactivityTimeout: 200 });
     await server.waitForRequests(2);
     expect(errors[0]?.code).toBe('inactivity_timeout');
+  });
+
+  it('reports a silent stream as inactivity_timeout from a fetch that ignores the signal', async () => {
+    // The timer's abort does not reach such a fetch; cancelling the body ends the read as a
+    // clean end, which was reported as server_closed (a predicate stopping on clean ends
+    // then gave up on a connection that had only gone quiet).
+    const silent = (): Promise<SseFetchResponse> =>
+      Promise.resolve({
+        status: 200,
+        statusText: '',
+        url: '',
+        headers: new Headers({ 'content-type': 'text/event-stream' }),
+        body: new ReadableStream<Uint8Array<ArrayBuffer>>(),
+      });
+    const { client, states, errors } = connect('https://example.invalid/feed', {
+      ...FAST,
+      inactivityTimeout: 50,
+      fetch: silent,
+    });
+    await eventWhere<SseErrorEvent>(client, 'error', () => true);
+    client.close();
+    expect(states.slice(0, 2)).toEqual(['open', 'inactivity_timeout']);
+    expect(errors[0]?.error?.code).toBe('sse_inactivity_timeout');
   });
 
   it('counts keepalive comments as activity; null disables the timer', async () => {
