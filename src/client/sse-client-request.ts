@@ -46,6 +46,44 @@ export async function buildRequestInit(
   return init;
 }
 
+/**
+ * The fetch's response, or a rejection with the signal's reason once it aborts (inactivity,
+ * close()): a custom fetch may ignore the signal, and a server that never sends headers
+ * would then hold the attempt forever. A response that still comes later is released.
+ */
+export function untilAborted(
+  fetched: Promise<SseFetchResponse>,
+  signal: AbortSignal,
+): Promise<SseFetchResponse> {
+  // As `await` did: a custom fetch written in plain JS may return a response, not a promise.
+  const pending = Promise.resolve(fetched);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      pending.then(
+        (late) => void late.body?.cancel().catch(() => undefined),
+        () => undefined,
+      );
+      reject(asError(signal.reason));
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (response) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(response);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(asError(error));
+      },
+    );
+  });
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
 /** C5, C7: anything but 200 with a `text/event-stream` essence fails the attempt. */
 export function checkResponse(response: SseFetchResponse): Failure | undefined {
   const { status, headers } = response;

@@ -42,6 +42,7 @@ import {
   failureFromError,
   resolveUrl,
   toSluiceError,
+  untilAborted,
   type Failure,
 } from './sse-client-request.js';
 import { ReconnectPolicy, ReconnectTimer } from './sse-client-retry.js';
@@ -200,7 +201,7 @@ export class SseClient extends SseEventTarget implements AsyncIterable<SseClient
       const init = await buildRequestInit(this.#options, this.#lastEventId, controller.signal);
       if (this.#closed) return undefined;
       this.#inactivity.arm(controller);
-      const response = await this.#fetch(this.url, init);
+      const response = await untilAborted(this.#fetch(this.url, init), controller.signal);
       if (this.#closed) return release(response);
       const failure = checkResponse(response);
       if (failure !== undefined) {

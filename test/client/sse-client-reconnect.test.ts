@@ -311,6 +311,25 @@ describe('SseClient inactivity timeout', () => {
     expect(errors[0]?.error?.code).toBe('sse_inactivity_timeout');
   });
 
+  it('gives up on headers that never come from a fetch that ignores the signal', async () => {
+    // The timer's abort cannot end such a fetch: the attempt waited forever, no reconnect.
+    const calls: number[] = [];
+    const fetch = (): Promise<SseFetchResponse> => {
+      calls.push(calls.length);
+      return new Promise(() => undefined);
+    };
+    const { client, errors } = connect('https://example.invalid/feed', {
+      ...FAST,
+      inactivityTimeout: 50,
+      fetch,
+    });
+    await eventWhere<SseErrorEvent>(client, 'error', () => true);
+    await delay(50);
+    client.close();
+    expect(errors[0]?.code).toBe('inactivity_timeout');
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+  });
+
   it('counts keepalive comments as activity; null disables the timer', async () => {
     const server = await serve(async (req, res) => {
       openStream(res);
