@@ -331,7 +331,7 @@ export class SsePump<T = SseChunk> {
       // item that could not be encoded): release it either way; return() after a source's
       // own failure is harmless. A pending next() is woken by the source's own signal
       // (`context.signal`), which `done` just aborted.
-      this.#iterator.return?.().catch(() => undefined);
+      releaseSource(this.#iterator);
     }
     this.#onFinished?.();
   }
@@ -350,6 +350,21 @@ export class SsePump<T = SseChunk> {
     } catch (thrown) {
       reportHookError(thrown);
     }
+  }
+}
+
+/**
+ * Calls the source's `return()`, its cleanup. Run from the teardown (an abort listener, the
+ * stall timer, a broker's publish): a `return()` that throws, or that returns no promise (a
+ * hand-written iterator), must neither escape there (uncaught, it ends the process) nor stop
+ * the teardown before the sink and `onClose` have their turn.
+ */
+function releaseSource(iterator: AsyncIterator<unknown>): void {
+  try {
+    // Promise.resolve() is the promise itself when it is one (no extra cost on that path).
+    Promise.resolve(iterator.return?.()).catch(() => undefined);
+  } catch {
+    // The source is gone either way; its own failure to clean up is not this stream's.
   }
 }
 

@@ -242,6 +242,39 @@ describe('createSseResponse', () => {
     await broker.close();
   });
 
+  it("ends the stream when the source's return() throws or returns no promise", async () => {
+    // return() is run from the teardown (here the stall timer): its throw went uncaught,
+    // which ends a Node process, and the stream was left open with no onClose.
+    for (const release of [
+      () => {
+        throw new Error('cleanup failed');
+      },
+      () => ({ done: true, value: undefined }), // a hand-written iterator's plain object
+    ]) {
+      const closes: string[] = [];
+      const iterable = {
+        [Symbol.asyncIterator]: () => ({
+          next: () => Promise.resolve({ done: false, value: { data: 'x'.repeat(1000) } }),
+          return: release,
+        }),
+      } as unknown as AsyncIterable<SseFields>;
+      const response = createSseResponse(iterable, {
+        stallTimeout: 30,
+        keepAlive: null,
+        onClose: (reason) => closes.push(reason),
+      });
+      const reader = response.body!.getReader();
+      await reader.read();
+      await tick(100);
+      expect(closes).toEqual(['stall']);
+      await expect(
+        (async () => {
+          for (;;) if ((await reader.read()).done) return;
+        })(),
+      ).rejects.toThrow(/stopped reading/);
+    }
+  });
+
   it('rejects an invalid retry value with a coded error', () => {
     expect(() => createSseResponse(countingSource().iterable, { retry: -1 })).toThrow(/retry/);
   });
