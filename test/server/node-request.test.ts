@@ -19,21 +19,35 @@ afterEach(async () => {
   server = undefined;
 });
 
+/** Settles once the last served probe was called (its request reached the handler). */
+let handlerEntered: Promise<void> = Promise.resolve();
+
 async function serve(probe: Probe): Promise<string> {
-  server = http.createServer(toNodeHandler(probe));
+  let entered: () => void = () => undefined;
+  handlerEntered = new Promise((resolve) => (entered = resolve));
+  server = http.createServer(
+    toNodeHandler((request, context) => {
+      entered();
+      return probe(request, context);
+    }),
+  );
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 const tooLarge = () => new Error('too large');
 
-/** Sends part of a declared body, then resets the connection. */
+/**
+ * Sends part of a declared body, then resets the connection once the handler has the
+ * request (not after a fixed delay, which a loaded machine can outrun: the request would
+ * then never reach the handler at all).
+ */
 async function leaveMidBody(base: string): Promise<void> {
   const { port } = new URL(base);
   const req = http.request({ port, method: 'POST', headers: { 'content-length': '100' } });
   req.on('error', () => undefined);
   req.write('only part');
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await handlerEntered;
   req.destroy();
 }
 
