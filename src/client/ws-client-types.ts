@@ -48,6 +48,8 @@ export const SLUICE_SOCKET_DEFAULTS = Object.freeze({
   maxInFlightRequests: 32,
   maxBufferedEvents: 1_000,
   dedupeWindow: 1_024,
+  /** A subscribe refused as rate-limited is sent again after about this long (ms, jittered). */
+  rateLimitRetryDelay: 1_000,
 });
 
 export interface SubscribeOptions {

@@ -28,6 +28,7 @@ import { TypedEventTarget } from './reconnecting-websocket-target.js';
 import { StateChangeEvent, type UrlProvider } from './reconnecting-websocket-types.js';
 import { decodeServerFrame, serverError } from './ws-client-decode.js';
 import { Requests } from './ws-client-requests.js';
+import { SubscribeRetry } from './ws-client-retry.js';
 import {
   Subscription,
   type SubscriptionFeed,
@@ -69,6 +70,9 @@ export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
   readonly #draining = new Map<string, number>();
   readonly #wireRequests = new Map<RequestId, WireRequest>();
   readonly #host: SubscriptionHost;
+  readonly #retry = new SubscribeRetry(DEFAULTS.rateLimitRetryDelay, (channel) =>
+    this.#subscribeOnWire(channel),
+  );
   #rid = 0;
   #clientId: string | undefined;
   #closed = false;
@@ -213,6 +217,7 @@ export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#retry.clear();
     // Failed first: the socket's close would fail them as a lost connection instead.
     this.#requests.closeAll(new SluiceError('ws_client_closed', 'The client was closed'));
     this.socket.close();
@@ -327,7 +332,10 @@ export class SluiceSocket extends TypedEventTarget<SluiceSocketEventMap> {
     const entry = this.#subs.get(channel);
     if (entry?.feed !== request.feed) return true; // a subscription since dropped: stale
     if (message.type === 'ack') entry.feed.acked(message.id);
-    else {
+    else if (message.code === 'ws_rate_limited') {
+      this.#onWire.delete(channel); // discarded by the server: not subscribed, asked again later
+      this.#retry.add(channel);
+    } else {
       this.#onWire.delete(channel);
       entry.feed.end(serverError(message));
     }

@@ -118,6 +118,23 @@ describe('SluiceSocket with the hub', () => {
     }
   });
 
+  it('subscribes again later when the server refused a subscribe as rate-limited', async () => {
+    const b = broker();
+    const h = await hub(b, { hub: { rateLimit: { messagesPerSecond: 5, burst: 4 } } });
+    const c = client(h.url);
+    const channels = ['a', 'b', 'c', 'd', 'e', 'f']; // in one burst: the last two are refused
+    const recorders = channels.map(() => recorder());
+    const subs = channels.map((channel, i) =>
+      c.subscribe(channel, { onEvent: (item) => recorders[i]!.push(item) }),
+    );
+    await waitFor(() => h.hub.stats().rateLimited >= 2, 'two refused subscribes');
+    await subscribed(subs); // all six, the refused ones after a delay
+    for (const channel of channels) await b.publish(channel, { data: channel });
+    await waitFor(() => recorders.every((r) => r.events.length === 1), 'one event per channel');
+    expect(recorders.map((r) => r.events[0]?.data)).toEqual(channels);
+    expect(subs.map((s) => s.state)).toEqual(channels.map(() => 'subscribed'));
+  });
+
   it('restores subscriptions after a server restart over the same broker', async () => {
     const b = broker();
     const first = await hub(b);
