@@ -24,3 +24,18 @@ export function checkDelay(name: string, value: number, min = 0): number {
   }
   return value;
 }
+
+/**
+ * An SSE stream's timings as a handler takes them (`null`: off, `undefined`: the default),
+ * checked when the handler is made, as every stream would check them: a bad value then
+ * stops the server at startup with a coded error instead of failing each request.
+ */
+export function checkStreamTimings(options: {
+  keepAlive?: number | null | undefined;
+  stallTimeout?: number | null | undefined;
+}): void {
+  for (const name of ['keepAlive', 'stallTimeout'] as const) {
+    const value = options[name];
+    if (value !== undefined && value !== null) checkDelay(name, value, 1);
+  }
+}

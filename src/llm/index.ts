@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createMemoryBroker } from '../broker/memory-broker.js';
 import type { Broker } from '../broker/types.js';
+import { checkDelay, checkStreamTimings } from '../core/check-options.js';
 import { SluiceError } from '../core/errors.js';
 import type { LlmRequestContext } from './model.js';
 import { handleChatCompletions } from './chat-completions-handler.js';
@@ -27,6 +28,13 @@ export interface LlmHandler {
 }
 
 export function createLlmHandler(options: LlmOptions = {}): LlmHandler {
+  // Checked before anything is made that would need closing. The grace period and the
+  // coalescing interval are timer delays too: past 2^31 - 1 ms a timer fires at once.
+  checkStreamTimings(options);
+  for (const name of ['generationGraceMs', 'coalesceMs'] as const) {
+    const value = options[name];
+    if (value !== undefined && value !== null) checkDelay(name, value, 0);
+  }
   const basePath = (options.basePath ?? LLM_DEFAULTS.basePath).replace(/\/+$/, '');
   const maxEvents = options.maxEventsPerGeneration ?? LLM_DEFAULTS.maxEventsPerGeneration;
   const maxGenerations = options.maxGenerations ?? LLM_DEFAULTS.maxGenerations;

@@ -8,7 +8,7 @@
 import type { Broker, BrokerMessage, GapSignal, SubscriptionItem } from '../broker/types.js';
 import type { ChannelAction } from '../core/auth.js';
 import { assertChannelName, assertEventName } from '../core/channel.js';
-import { checkDelay } from '../core/check-options.js';
+import { checkStreamTimings } from '../core/check-options.js';
 import { SluiceError } from '../core/errors.js';
 import { encodeEvent, type SseFields } from '../sse/encoder.js';
 import { createSseResponse } from '../sse/response.js';
@@ -41,12 +41,7 @@ const ROUTE = /^\/v1\/channels\/([^/]+)\/(messages|events)$/;
 
 export function createChannelsHandler(options: ChannelsHandlerOptions): RouteHandler {
   const maxBodySize = options.maxBodySize ?? CHANNELS_DEFAULTS.maxBodySize;
-  // Checked here, at startup, as every stream would check them: a bad value then stops the
-  // server with a coded error instead of failing each subscribe.
-  for (const name of ['keepAlive', 'stallTimeout'] as const) {
-    const value = options[name];
-    if (value !== undefined && value !== null) checkDelay(name, value, 1);
-  }
+  checkStreamTimings(options);
   return async (request, context) => {
     const match = ROUTE.exec(new URL(request.url).pathname);
     if (!match) return undefined;

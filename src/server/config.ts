@@ -4,6 +4,7 @@
  * the README against it). Flags win over environment variables, which win over defaults.
  */
 import { SluiceError } from '../core/errors.js';
+import { MAX_TIMER_MS } from '../core/timer-bound.js';
 
 type Kind = 'string' | 'port' | 'int' | 'ms' | 'list';
 
@@ -181,6 +182,10 @@ function parseValue(option: OptionSpec, raw: string): unknown {
   }
   // For durations, 0 means "off" where the default is a duration that can be disabled.
   if (option.kind === 'ms' && value === 0 && option.key !== 'shutdownTimeout') return null;
+  // A timer cannot wait longer: Node would fire it after about 1 ms instead.
+  if (option.kind === 'ms' && value > MAX_TIMER_MS) {
+    throw new SluiceError('invalid_argument', `${option.env} must be at most ${MAX_TIMER_MS} ms`);
+  }
   return value;
 }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import net from 'node:net';
 import { createMemoryBroker, type MemoryBroker } from '../../src/broker/memory-broker.js';
+import { createLlmHandler } from '../../src/llm/index.js';
 import { createChannelsHandler } from '../../src/server/channels-handler.js';
 import { blocks, readUntil } from '../helpers/sse-text.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -159,6 +160,20 @@ describe('stream settings', () => {
     expect(() =>
       createChannelsHandler({ broker, keepAlive: null, stallTimeout: null }),
     ).not.toThrow();
+  });
+
+  it('the LLM handler refuses them at construction too, not on each request', () => {
+    for (const bad of [
+      { keepAlive: 2 ** 31 },
+      { stallTimeout: 0 },
+      { stallTimeout: Number.NaN },
+      { generationGraceMs: 2 ** 31 },
+      { coalesceMs: -1 },
+    ]) {
+      expect(() => createLlmHandler(bad), JSON.stringify(bad)).toThrow(/must be between/);
+    }
+    const llm = createLlmHandler({ keepAlive: null, stallTimeout: 60_000 });
+    return llm.close();
   });
 });
 

@@ -30,4 +30,13 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'eighty' }, [])).toThrow(/PORT/);
     expect(() => loadConfig({ PORT: '70000' }, [])).toThrow(/port/);
   });
+
+  it('refuses a duration no timer can wait (it would fire after about 1 ms)', () => {
+    expect(() => loadConfig({ SLUICE_STALL_TIMEOUT_MS: String(2 ** 31) }, [])).toThrow(
+      /SLUICE_STALL_TIMEOUT_MS must be at most 2147483647 ms/,
+    );
+    expect(loadConfig({ SLUICE_STALL_TIMEOUT_MS: String(2 ** 31 - 1) }, [])).toMatchObject({
+      stallTimeout: 2 ** 31 - 1,
+    });
+  });
 });
