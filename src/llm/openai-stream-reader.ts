@@ -29,12 +29,19 @@ export const STREAM_READER_DEFAULTS = Object.freeze({
   maxEventSize: 1024 * 1024,
   /** No byte from the upstream for this long mid-stream is an error; `null` disables. */
   inactivityTimeoutMs: 120_000,
+  /**
+   * After the finish reason, silence for this long ends the stream normally: the answer is
+   * whole, and an upstream that never sends `[DONE]` (or its usage chunk) must not hold the
+   * readers for the inactivity timeout and then fail them.
+   */
+  finishTailMs: 5_000,
 });
 
 export interface StreamReaderOptions {
   signal?: AbortSignal;
   maxEventSize?: number;
   inactivityTimeoutMs?: number | null;
+  finishTailMs?: number;
 }
 
 /** The reader as an async generator over a Web body (the public, runtime-neutral form). */
@@ -63,11 +70,15 @@ export class OpenAIStreamReader extends PollableBase<ModelEvent> {
   #closed = false;
   /** Waiting on the source: only then does the inactivity timer count. */
   #waiting = false;
+  /** After the finish reason, the wait for the rest is short (`finishTailMs`). */
+  #tail: ReturnType<typeof setTimeout> | undefined;
+  readonly #tailMs: number;
 
   constructor(source: ByteSource, options: StreamReaderOptions = {}) {
     super();
     this.#source = source;
     this.#signal = options.signal;
+    this.#tailMs = options.finishTailMs ?? STREAM_READER_DEFAULTS.finishTailMs;
     const inactivity =
       options.inactivityTimeoutMs === undefined
         ? STREAM_READER_DEFAULTS.inactivityTimeoutMs
@@ -132,7 +143,8 @@ export class OpenAIStreamReader extends PollableBase<ModelEvent> {
       if (bytes === null) {
         if (!this.#waiting) {
           this.#waiting = true;
-          this.#timer?.refresh();
+          if (this.#normalizer.finished) this.#armTail();
+          else this.#timer?.refresh();
           this.#source.wait(this.#onBytes);
         }
         return undefined;
@@ -198,6 +210,25 @@ export class OpenAIStreamReader extends PollableBase<ModelEvent> {
     this.#stop(reason instanceof Error ? reason : new SluiceError('aborted', 'Aborted'));
   };
 
+  /** Waiting after the finish reason: the short timer replaces the inactivity one. */
+  #armTail(): void {
+    if (this.#tail !== undefined) {
+      this.#tail.refresh();
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#tail = setTimeout(() => {
+      if (!this.#waiting || this.#closed || this.#done) return;
+      // The answer is whole; the connection's state is not known, so it is not reused.
+      this.#waiting = false;
+      this.#done = true;
+      this.#ended = true;
+      this.#source.cancel();
+      this.wake();
+    }, this.#tailMs);
+    this.#tail.unref?.();
+  }
+
   /** Abort or silence: events already parsed still go out first, then this error. */
   #stop(reason: Error): void {
     if (this.#closed || this.#done) return;
@@ -219,6 +250,7 @@ export class OpenAIStreamReader extends PollableBase<ModelEvent> {
     this.#queue.length = 0;
     this.#head = 0;
     clearTimeout(this.#timer);
+    clearTimeout(this.#tail);
     this.#signal?.removeEventListener('abort', this.#onAbort);
     if (this.#ended) return;
     // After `[DONE]` the connection may still be reused; any other early end closes it.

@@ -6,6 +6,7 @@
  * AbortSignal: when the generation is cancelled or abandoned, the fetch is aborted and
  * the upstream socket closes, so no more tokens are spent.
  */
+import { checkDelay } from '../core/check-options.js';
 import { SluiceError, abortReason, truncate } from '../core/errors.js';
 import { normalizeFinishReason, normalizeUsage, upstreamError } from './chunk-normalizer.js';
 import type { ModelEvent, ModelProvider, ModelStream, OpenModelOptions } from './model.js';
@@ -29,6 +30,8 @@ export const UPSTREAM_DEFAULTS = Object.freeze({
   headersTimeoutMs: 60_000,
   /** Mid-stream silence allowed, ms; `null` disables. */
   inactivityTimeoutMs: STREAM_READER_DEFAULTS.inactivityTimeoutMs,
+  /** Silence after the finish reason that ends the answer normally (no `[DONE]` needed), ms. */
+  finishTailMs: STREAM_READER_DEFAULTS.finishTailMs,
   /** Error bodies read from an upstream are cut at this many bytes. */
   maxErrorBodyBytes: 64 * 1024,
   /** Largest non-streaming JSON body or model list accepted from an upstream, bytes. */
@@ -49,6 +52,7 @@ export interface UpstreamProviderOptions {
   includeUsage?: boolean;
   headersTimeoutMs?: number;
   inactivityTimeoutMs?: number | null;
+  finishTailMs?: number;
   /**
    * Injected fetch (tests, custom agents). Without one, chat streams use `node:http` on
    * Node (cheaper per chunk) and the global fetch elsewhere; model lists use the global fetch.
@@ -74,6 +78,11 @@ export function createUpstreamProvider(options: UpstreamProviderOptions): ModelP
     options.inactivityTimeoutMs === undefined
       ? UPSTREAM_DEFAULTS.inactivityTimeoutMs
       : options.inactivityTimeoutMs;
+  const finishTail = checkDelay(
+    'finishTailMs',
+    options.finishTailMs ?? UPSTREAM_DEFAULTS.finishTailMs,
+    1,
+  );
   const headers = (): Record<string, string> => ({
     ...options.headers,
     ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
@@ -156,6 +165,7 @@ export function createUpstreamProvider(options: UpstreamProviderOptions): ModelP
           return new OpenAIStreamReader(source, {
             signal: open.signal,
             inactivityTimeoutMs: inactivity,
+            finishTailMs: finishTail,
           });
         },
       };

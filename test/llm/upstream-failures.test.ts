@@ -63,13 +63,18 @@ async function setUp(
   answer: (res: http.ServerResponse) => void,
   options: Omit<Parameters<typeof startLlmServer>[0] & object, 'upstream'> & {
     headersTimeoutMs?: number;
+    finishTailMs?: number;
   } = {},
 ) {
-  const { headersTimeoutMs, ...rest } = options;
+  const { headersTimeoutMs, finishTailMs, ...rest } = options;
   const upstream = await fakeUpstream(answer);
   const server = await startLlmServer({
     ...rest,
-    upstream: { baseUrl: upstream.url, ...(headersTimeoutMs ? { headersTimeoutMs } : {}) },
+    upstream: {
+      baseUrl: upstream.url,
+      ...(headersTimeoutMs ? { headersTimeoutMs } : {}),
+      ...(finishTailMs ? { finishTailMs } : {}),
+    },
   });
   cleanups.push(
     () => upstream.close(),
@@ -147,6 +152,26 @@ describe('upstream failures', () => {
     expect(whole.status).toBe(200);
     const body = (await whole.json()) as { choices: { message: { content: string } }[] };
     expect(body.choices[0]?.message.content).toBe('whole');
+  });
+
+  it('an upstream silent after the finish reason ends a whole answer normally, soon', async () => {
+    const { upstream, server } = await setUp(
+      (res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(chunk('whole'));
+        const finish = { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] };
+        res.write(`data: ${JSON.stringify(finish)}\n\n`); // then nothing, connection open
+      },
+      { finishTailMs: 200 },
+    );
+    const response = await post(server.baseURL, true);
+    const id = response.headers.get('x-generation-id') ?? '';
+    const streamed = await readSse(response);
+    expect(streamed.data.at(-1)).toBe('[DONE]');
+    expect(streamed.data.join('')).toContain('"finish_reason":"stop"');
+    expect(await server.nextUsage(id)).toMatchObject({ status: 'completed', finishReason: 'stop' });
+    await until(() => upstream.closed[0] === true);
+    expect(upstream.closed).toEqual([true]); // its connection is not kept: its state is unknown
   });
 
   it('a JSON answer that is not JSON is a 502 upstream error, not a 500', async () => {
