@@ -5,7 +5,13 @@
  * Every event carries its broker id as the SSE `id:`. When history no longer reaches the
  * requested id (or the id is from another epoch) the first event is `event: sluice.gap`.
  */
-import type { Broker, BrokerMessage, GapSignal, SubscriptionItem } from '../broker/types.js';
+import {
+  canReadCursor,
+  type Broker,
+  type BrokerMessage,
+  type GapSignal,
+  type SubscriptionItem,
+} from '../broker/types.js';
 import type { ChannelAction } from '../core/auth.js';
 import { assertChannelName, assertEventName } from '../core/channel.js';
 import { checkStreamTimings } from '../core/check-options.js';
@@ -36,6 +42,13 @@ export const CHANNELS_DEFAULTS = Object.freeze({
 
 /** The SSE event name of the gap signal (reserved prefix `sluice.`). */
 export const GAP_EVENT = 'sluice.gap';
+/**
+ * Opens a live subscription (no Last-Event-ID): its `id` is where the stream starts, so a
+ * client that loses the connection before the first event still resumes with it and misses
+ * nothing. A named event: `onmessage` handlers never see it, and clients that hand every
+ * event to one callback (fetch-event-source) get JSON data, like every other event here.
+ */
+export const OPEN_EVENT = 'sluice.open';
 
 const ROUTE = /^\/v1\/channels\/([^/]+)\/(messages|events)$/;
 
@@ -90,8 +103,16 @@ function subscribe(
   return createSseResponse(
     // No signal for the subscription: the stream ends it with return(), so it needs no
     // abort listener (and the stream then makes no AbortController for it).
-    ({ lastEventId }) =>
-      options.broker.subscribe(channel, lastEventId === undefined ? {} : { since: lastEventId }),
+    ({ lastEventId, open }) => {
+      const { broker } = options;
+      if (lastEventId !== undefined) return broker.subscribe(channel, { since: lastEventId });
+      // Read in the same synchronous step as the subscription starts: nothing falls between.
+      if (canReadCursor(broker)) {
+        const id = broker.channelCursor(channel);
+        open({ event: OPEN_EVENT, id, data: JSON.stringify({ channel, resumeAfter: id }) });
+      }
+      return broker.subscribe(channel);
+    },
     {
       map: toSseChunk,
       onClose: () => options.onStream?.(false),

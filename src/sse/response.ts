@@ -16,6 +16,7 @@
  */
 import { checkCount, checkDelay } from '../core/check-options.js';
 import { SluiceError } from '../core/errors.js';
+import { encodeEvent, type SseFields } from './encoder.js';
 import { LazyBodyResponse } from './lazy-body-response.js';
 import {
   SsePump,
@@ -30,6 +31,12 @@ export interface SseSourceContext {
   lastEventId: string | undefined;
   /** Aborts when the response ends for any reason: pass it to whatever the source awaits. */
   signal: AbortSignal;
+  /**
+   * Sends `fields` first, with the stream's opening bytes (call it before returning). A live
+   * source uses it to give the client an `id` before any event, so that a connection lost
+   * before the first event still resumes with Last-Event-ID.
+   */
+  open: (fields: SseFields) => void;
 }
 
 /** Events as fields to encode, or as bytes already encoded (e.g. shared by many clients). */
@@ -243,6 +250,7 @@ function createSse<T>(
     started = true;
     let iterable = source;
     let done: SourceSignal | undefined;
+    let opening: string | undefined;
     if (typeof iterable === 'function') {
       const lazy = (done = new SourceSignal());
       iterable = iterable({
@@ -250,12 +258,14 @@ function createSse<T>(
         get signal() {
           return lazy.signal;
         },
+        open: (fields) => void (opening = encodeEvent(fields)),
       });
     }
     const pump = new SsePump<T>(iterable[Symbol.asyncIterator](), sink, {
       map,
       done,
       retry,
+      opening,
       keepAlive,
       stallTimeout,
       signals,

@@ -38,6 +38,8 @@ export interface SseSink {
 
 export interface SsePumpOptions {
   retry: number | null;
+  /** An event sent with the opening bytes (SSE text), before anything from the source. */
+  opening?: string | undefined;
   keepAlive: number | null;
   stallTimeout: number | null;
   signals: AbortSignal[];
@@ -114,6 +116,7 @@ export class SsePump<T = SseChunk> {
     // The first bytes go out in this tick, so proxies and clients see the stream open; an
     // event that is ready in the same tick (an LLM's first token) shares their write.
     this.#batch = retry !== null ? encodeRetry(retry) : encodeComment('ok');
+    if (this.#options.opening !== undefined) this.#batch += this.#options.opening;
     this.#flushSoon();
     if (keepAlive !== null) {
       this.#keepAliveTimer = setInterval(() => {

@@ -44,6 +44,27 @@ describe('real clients', () => {
     ]);
   });
 
+  it('an EventSource cut before its first event resumes from where it started: nothing lost', async () => {
+    const source = new EventSource(`${server.url}/v1/channels/quiet/events`);
+    const got: string[] = [];
+    const opened = new Promise<string>((resolve) =>
+      source.addEventListener('sluice.open', (e) => resolve(e.lastEventId)),
+    );
+    const all = new Promise<void>((resolve) => {
+      source.onmessage = (e) => {
+        got.push(e.data as string);
+        if (got.length === 3) resolve();
+      };
+    });
+    expect(await opened).toMatch(/^\w+:\d+$/); // the id the live stream started after
+    expect(server.cutStreams()).toBe(1);
+    // Published while the client is away (it reconnects after the 20 ms retry at the soonest).
+    for (const n of [1, 2, 3]) await server.publish('quiet', n);
+    await all;
+    source.close();
+    expect(got).toEqual(['1', '2', '3']);
+  });
+
   it('curl -N streams the events as they are published', async () => {
     const curl = spawn('curl', ['-sN', `${server.url}/v1/channels/curl/events`]);
     let output = '';
@@ -72,7 +93,10 @@ describe('real clients', () => {
     const response = await fetch(`${server.url}/v1/channels/f/events`, { signal: abort.signal });
     const reader = response.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
-    expect(first).toBe('retry: 20\n');
+    // A live subscription opens with its starting id (`sluice.open`), in the first write.
+    expect(first).toMatch(
+      /^retry: 20\nevent: sluice\.open\nid: (\S+)\ndata: \{"channel":"f","resumeAfter":"\1"\}\n\n$/,
+    );
     const broker = server.app.broker as MemoryBroker;
     expect(broker.stats().subscribers).toBe(1);
     const open = (await (await fetch(`${server.url}/healthz`)).json()) as { sse: object };
