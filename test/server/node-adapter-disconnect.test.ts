@@ -34,17 +34,28 @@ function countingSource() {
   return { state, events };
 }
 
-/** A handler that answers only after its client has gone away. */
-function lateHandler(makeResponse: () => Response): { handler: RouteHandler; gone: Promise<void> } {
+/**
+ * A handler that answers only after its client has gone away. `entered`: the request reached
+ * it, the moment for the client to hang up (a fixed delay can be outrun on a loaded machine,
+ * and a request cut before it reached the handler tests nothing).
+ */
+function lateHandler(makeResponse: () => Response): {
+  handler: RouteHandler;
+  entered: Promise<void>;
+  gone: Promise<void>;
+} {
   let wentAway!: () => void;
+  let arrived!: () => void;
   const gone = new Promise<void>((resolve) => (wentAway = resolve));
+  const entered = new Promise<void>((resolve) => (arrived = resolve));
   const handler: RouteHandler = async (request) => {
     request.signal.addEventListener('abort', () => wentAway(), { once: true });
+    arrived();
     await gone;
     await new Promise((resolve) => setTimeout(resolve, 10)); // 'close' is well past
     return makeResponse();
   };
-  return { handler, gone };
+  return { handler, entered, gone };
 }
 
 async function listen(server: http.Server | http2.Http2Server): Promise<number> {
@@ -54,7 +65,7 @@ async function listen(server: http.Server | http2.Http2Server): Promise<number> 
 
 describe('toNodeHandler, client gone mid-request', () => {
   it('HTTP/2: a cancelled stream aborts the request signal', async () => {
-    const { handler, gone } = lateHandler(() => new Response('late'));
+    const { handler, entered, gone } = lateHandler(() => new Response('late'));
     const server = http2.createServer(toNodeHandler(handler));
     const port = await listen(server);
     const session = http2.connect(`http://127.0.0.1:${port}`);
@@ -62,7 +73,7 @@ describe('toNodeHandler, client gone mid-request', () => {
     cleanups.push(() => (session.destroy(), server.close()));
     const stream = session.request({ ':path': '/' });
     stream.on('error', () => undefined);
-    setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 20);
+    void entered.then(() => stream.close(http2.constants.NGHTTP2_CANCEL));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<string>((resolve) => {
       timer = setTimeout(() => resolve('not aborted'), 1_000);
@@ -75,13 +86,15 @@ describe('toNodeHandler, client gone mid-request', () => {
 describe('toNodeHandler, client gone before the handler answered', () => {
   it('HTTP/1.1: an SSE source is returned, not pulled for a dead socket', async () => {
     const { state, events } = countingSource();
-    const { handler, gone } = lateHandler(() => createSseResponse(events(), { keepAlive: 5 }));
+    const { handler, entered, gone } = lateHandler(() =>
+      createSseResponse(events(), { keepAlive: 5 }),
+    );
     const server = http.createServer(toNodeHandler(handler));
     cleanups.push(() => (server.closeAllConnections(), server.close()));
     const port = await listen(server);
     const request = http.get(`http://127.0.0.1:${port}/`);
     request.on('error', () => undefined);
-    setTimeout(() => request.destroy(), 20);
+    void entered.then(() => request.destroy());
     await gone;
     await expect.poll(() => state.returned, { timeout: 1_000 }).toBe(true);
     const pulled = state.pulled;
@@ -91,7 +104,7 @@ describe('toNodeHandler, client gone before the handler answered', () => {
 
   it('HTTP/1.1: a streamed body is cancelled', async () => {
     let cancelled = false;
-    const { handler, gone } = lateHandler(
+    const { handler, entered, gone } = lateHandler(
       () =>
         new Response(
           new ReadableStream({
@@ -105,14 +118,16 @@ describe('toNodeHandler, client gone before the handler answered', () => {
     const port = await listen(server);
     const request = http.get(`http://127.0.0.1:${port}/`);
     request.on('error', () => undefined);
-    setTimeout(() => request.destroy(), 20);
+    void entered.then(() => request.destroy());
     await gone;
     await expect.poll(() => cancelled, { timeout: 1_000 }).toBe(true);
   });
 
   it('HTTP/2: an SSE source is returned', async () => {
     const { state, events } = countingSource();
-    const { handler, gone } = lateHandler(() => createSseResponse(events(), { keepAlive: 5 }));
+    const { handler, entered, gone } = lateHandler(() =>
+      createSseResponse(events(), { keepAlive: 5 }),
+    );
     const server = http2.createServer(toNodeHandler(handler));
     const port = await listen(server);
     const session = http2.connect(`http://127.0.0.1:${port}`);
@@ -120,7 +135,7 @@ describe('toNodeHandler, client gone before the handler answered', () => {
     cleanups.push(() => (session.destroy(), server.close()));
     const stream = session.request({ ':path': '/' });
     stream.on('error', () => undefined);
-    setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 20);
+    void entered.then(() => stream.close(http2.constants.NGHTTP2_CANCEL));
     await gone;
     await expect.poll(() => state.returned, { timeout: 1_000 }).toBe(true);
   });
