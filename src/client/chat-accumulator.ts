@@ -92,7 +92,9 @@ export class ChatAccumulator {
     let target: AssembledToolCall | undefined;
     if (typeof call['index'] === 'number')
       target = this.toolCalls.find((t) => t.index === call['index']);
-    else target = id === undefined ? this.#lastTool : undefined;
+    // Without an index: an id seen before continues that call (some providers repeat it
+    // on every fragment); a new id starts one; no id continues the last call.
+    else target = id === undefined ? this.#lastTool : this.toolCalls.find((t) => t.id === id);
     if (!target) {
       const index = typeof call['index'] === 'number' ? call['index'] : this.toolCalls.length;
       target = { index, id: '', type: 'function', function: { name: '', arguments: '' } };
