@@ -28,6 +28,29 @@ async function lastChunks(broker: MemoryBroker, generation: Generation): Promise
   return messages.slice(-2).map((m) => String(m.data));
 }
 
+/** A generation over `stream` with the defaults these races need (no coalescing, 100 events). */
+function generationOf(
+  id: string,
+  broker: MemoryBroker,
+  stream: ModelStream,
+  abort: AbortController,
+  graceMs: number | null,
+): Generation {
+  return new Generation({
+    id,
+    broker,
+    stream,
+    abort,
+    model: 'm',
+    provider: 'p',
+    created: 0,
+    includeUsage: false,
+    graceMs,
+    coalesceMs: null,
+    maxEvents: 100,
+  });
+}
+
 describe('generation end races', () => {
   it('a cancel after the model finished keeps the finish reason and does not claim the cancel', async () => {
     const broker = new MemoryBroker();
@@ -39,19 +62,7 @@ describe('generation end races', () => {
       40,
       abort.signal,
     );
-    const generation = new Generation({
-      id: 'chatcmpl-race1',
-      broker,
-      stream,
-      abort,
-      model: 'm',
-      provider: 'p',
-      created: 0,
-      includeUsage: false,
-      graceMs: null,
-      coalesceMs: null,
-      maxEvents: 100,
-    });
+    const generation = generationOf('chatcmpl-race1', broker, stream, abort, null);
     ref.generation = generation;
     await generation.start();
     const summary = await generation.ended;
@@ -69,19 +80,7 @@ describe('generation end races', () => {
     const broker = new MemoryBroker();
     const abort = new AbortController();
     const stream = finishingModel(() => undefined, 200, abort.signal);
-    const generation = new Generation({
-      id: 'chatcmpl-race2',
-      broker,
-      stream,
-      abort,
-      model: 'm',
-      provider: 'p',
-      created: 0,
-      includeUsage: false,
-      graceMs: 20,
-      coalesceMs: null,
-      maxEvents: 100,
-    });
+    const generation = generationOf('chatcmpl-race2', broker, stream, abort, 20);
     const detach = generation.attach();
     await generation.start();
     setTimeout(detach, 10); // the reader leaves after the finish; grace ends during the tail
@@ -96,19 +95,7 @@ describe('generation end races', () => {
     const broker = new MemoryBroker();
     const abort = new AbortController();
     const stream = finishingModel(() => undefined, 0, abort.signal);
-    const generation = new Generation({
-      id: 'chatcmpl-race3',
-      broker,
-      stream,
-      abort,
-      model: 'm',
-      provider: 'p',
-      created: 0,
-      includeUsage: false,
-      graceMs: null,
-      coalesceMs: null,
-      maxEvents: 100,
-    });
+    const generation = generationOf('chatcmpl-race3', broker, stream, abort, null);
     await generation.start();
     const reader = new GenerationReader(generation); // behind: has read nothing yet
     await generation.ended;

@@ -63,17 +63,22 @@ async function listen(server: http.Server | http2.Http2Server): Promise<number> 
   return (server.address() as AddressInfo).port;
 }
 
+/** Serves `handler` over HTTP/2 and sends it a request that is cancelled once it arrived. */
+async function cancelOnH2(handler: RouteHandler, entered: Promise<void>): Promise<void> {
+  const server = http2.createServer(toNodeHandler(handler));
+  const port = await listen(server);
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => undefined);
+  cleanups.push(() => (session.destroy(), server.close()));
+  const stream = session.request({ ':path': '/' });
+  stream.on('error', () => undefined);
+  void entered.then(() => stream.close(http2.constants.NGHTTP2_CANCEL));
+}
+
 describe('toNodeHandler, client gone mid-request', () => {
   it('HTTP/2: a cancelled stream aborts the request signal', async () => {
     const { handler, entered, gone } = lateHandler(() => new Response('late'));
-    const server = http2.createServer(toNodeHandler(handler));
-    const port = await listen(server);
-    const session = http2.connect(`http://127.0.0.1:${port}`);
-    session.on('error', () => undefined);
-    cleanups.push(() => (session.destroy(), server.close()));
-    const stream = session.request({ ':path': '/' });
-    stream.on('error', () => undefined);
-    void entered.then(() => stream.close(http2.constants.NGHTTP2_CANCEL));
+    await cancelOnH2(handler, entered);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<string>((resolve) => {
       timer = setTimeout(() => resolve('not aborted'), 1_000);
@@ -128,14 +133,7 @@ describe('toNodeHandler, client gone before the handler answered', () => {
     const { handler, entered, gone } = lateHandler(() =>
       createSseResponse(events(), { keepAlive: 5 }),
     );
-    const server = http2.createServer(toNodeHandler(handler));
-    const port = await listen(server);
-    const session = http2.connect(`http://127.0.0.1:${port}`);
-    session.on('error', () => undefined);
-    cleanups.push(() => (session.destroy(), server.close()));
-    const stream = session.request({ ':path': '/' });
-    stream.on('error', () => undefined);
-    void entered.then(() => stream.close(http2.constants.NGHTTP2_CANCEL));
+    await cancelOnH2(handler, entered);
     await gone;
     await expect.poll(() => state.returned, { timeout: 1_000 }).toBe(true);
   });
