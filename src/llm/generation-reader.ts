@@ -135,12 +135,7 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
 
   #invalidCursor(reason: string): SseFields {
     this.#end();
-    const error = new SluiceError(
-      'invalid_cursor',
-      `Cannot resume generation ${this.#generation.id} after that event id (${reason})`,
-      { status: 400 },
-    );
-    return { data: JSON.stringify(openAIErrorBody(error)) };
+    return { data: JSON.stringify(openAIErrorBody(invalidCursor(this.#generation.id, reason))) };
   }
 
   async return(): Promise<IteratorResult<SseFields>> {
@@ -155,4 +150,31 @@ export class GenerationReader implements AsyncIterableIterator<SseFields> {
     void this.#subscription.return?.().catch(() => undefined);
     this.#detach();
   }
+}
+
+export function invalidCursor(generationId: string, reason: string): SluiceError {
+  return new SluiceError(
+    'invalid_cursor',
+    `Cannot resume generation ${generationId} after that event id (${reason})`,
+    { status: 400 },
+  );
+}
+
+/**
+ * Why `since` cannot be honoured for `generation`, or undefined when it can: history no
+ * longer reaches it (a gap), or it is not one of the generation's ids (what follows it is
+ * the start marker). Checked before a resume's stream starts, so the refusal is an HTTP
+ * 400, which stops `EventSource`; an error frame in a 200 stream would have it reconnect
+ * with the same cursor for ever. The reader checks again for a cursor that goes bad later.
+ */
+export async function unresumable(
+  generation: Generation,
+  since: string,
+): Promise<string | undefined> {
+  const { gap, messages } = await generation.broker.history(generation.channel, {
+    since,
+    limit: 1,
+  });
+  if (gap) return gap.reason;
+  return messages[0]?.event === GEN_EVENTS.start ? 'not one of its ids' : undefined;
 }

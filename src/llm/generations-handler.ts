@@ -11,7 +11,7 @@ import { SluiceError } from '../core/errors.js';
 import type { LlmRequestContext } from './model.js';
 import { createSseResponse, getLastEventId } from '../sse/response.js';
 import type { Generation } from './generation.js';
-import { GenerationReader } from './generation-reader.js';
+import { GenerationReader, invalidCursor, unresumable } from './generation-reader.js';
 import type { GenerationRegistry } from './generation-registry.js';
 import { errorResponse } from './openai-error.js';
 
@@ -51,7 +51,7 @@ export async function handleGenerations(
       }),
     );
   }
-  if (action === '/events') return events(request, context, generation, deps);
+  if (action === '/events') return await events(request, context, generation, deps);
   if (action === '/cancel') {
     const cancelled = generation.cancel();
     await waitForEnd(generation, deps.cancelWaitMs);
@@ -60,15 +60,17 @@ export async function handleGenerations(
   return Response.json(status(generation));
 }
 
-function events(
+async function events(
   request: Request,
   context: LlmRequestContext,
   generation: Generation,
   deps: GenerationsDeps,
-): Response {
+): Promise<Response> {
   const since = getLastEventId(request);
   if (since !== undefined && since === generation.terminalId)
     return new Response(null, { status: 204 });
+  const refused = since === undefined ? undefined : await unresumable(generation, since);
+  if (refused !== undefined) return errorResponse(invalidCursor(generation.id, refused));
   const reader = new GenerationReader(generation, { since, signal: context.signal });
   return createSseResponse(reader, {
     request,

@@ -1,3 +1,4 @@
+import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../src/broker/memory-broker.js';
 import type { LlmOptions } from '../../src/llm/index.js';
@@ -92,13 +93,21 @@ describe('generations outlive the request', () => {
     expect(after.status).toBe(204);
   });
 
-  it('an unknown cursor is an error frame; an unknown generation is a 404', async () => {
+  it('an unknown cursor is a 400 before any stream (EventSource stops); an unknown generation a 404', async () => {
     const server = await start();
     const response = await post(server, chat('x [mock:tokens=3]', { stream: true }));
     const id = response.headers.get('x-generation-id')!;
     await response.text();
-    const bad = await readSse(await events(server, id, 'not-a-cursor'));
-    expect(JSON.parse(bad.data[0]!)).toMatchObject({ error: { code: 'invalid_cursor' } });
+    const bad = await events(server, id, 'not-a-cursor');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { code: 'invalid_cursor' } });
+    // A native EventSource fails on the status and does not reconnect with the same cursor.
+    const source = new EventSource(
+      `${server.baseURL}/generations/${id}/events?lastEventId=not-a-cursor`,
+    );
+    await new Promise((resolve) => (source.onerror = resolve));
+    expect(source.readyState).toBe(EventSource.CLOSED);
+    source.close();
     const missing = await events(server, 'chatcmpl-nope');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'llm_generation_not_found' } });
@@ -110,7 +119,7 @@ describe('generations outlive the request', () => {
     expect(await status.json()).toMatchObject({ id, status: 'completed', finish_reason: 'stop' });
   });
 
-  it('a cursor from another generation is an error frame, even the id just before this one', async () => {
+  it('a cursor from another generation is refused, even the id just before this one', async () => {
     const server = await start();
     const first = await readSse(await post(server, chat('one [mock:tokens=3]', { stream: true })));
     // Nothing else is published in between: the first generation's last id directly
@@ -119,9 +128,9 @@ describe('generations outlive the request', () => {
     const id = response.headers.get('x-generation-id')!;
     await response.text();
     for (const foreign of [first.ids.at(-1)!, first.ids[0]!]) {
-      const resumed = await readSse(await events(server, id, foreign));
-      expect(resumed.data).toHaveLength(1);
-      expect(JSON.parse(resumed.data[0]!)).toMatchObject({ error: { code: 'invalid_cursor' } });
+      const resumed = await events(server, id, foreign);
+      expect(resumed.status).toBe(400);
+      expect(await resumed.json()).toMatchObject({ error: { code: 'invalid_cursor' } });
     }
   });
 
