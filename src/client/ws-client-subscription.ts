@@ -86,7 +86,8 @@ export class Subscription
   readonly #seen: RecentIds;
   #buffer: SubscriptionItem[] | undefined;
   #head = 0;
-  #wake: (() => void) | undefined;
+  /** `next()` calls waiting for an item (more than one only if called without awaiting). */
+  #waiting: (() => void)[] = [];
   #error: Error | undefined;
   readonly #members = new Map<string, PresenceMember>();
 
@@ -216,14 +217,16 @@ export class Subscription
         if (error) throw error;
         return { done: true, value: undefined };
       }
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
   }
 
+  /** Wakes every waiting `next()`, oldest first: each takes an item or waits again. */
   #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    if (this.#waiting.length === 0) return;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const wake of waiting) wake();
   }
 
   #presence(message: PresenceStateMessage | JoinMessage | LeaveMessage): void {

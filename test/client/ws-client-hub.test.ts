@@ -135,6 +135,23 @@ describe('SluiceSocket with the hub', () => {
     expect(subs.map((s) => s.state)).toEqual(channels.map(() => 'subscribed'));
   });
 
+  it('answers next() calls made without awaiting, each with its own event, in order', async () => {
+    const b = broker();
+    const h = await hub(b);
+    const sub = client(h.url).subscribe('pair');
+    await subscribed([sub]);
+    const iterator = sub[Symbol.asyncIterator]();
+    const first = iterator.next();
+    const second = iterator.next();
+    await b.publish('pair', { data: 1 });
+    await b.publish('pair', { data: 2 });
+    const results = await Promise.all([first, second]);
+    const data = results.map((r) =>
+      r.done !== true && r.value.type === 'event' ? r.value.data : r,
+    );
+    expect(data).toEqual([1, 2]);
+  });
+
   it('restores subscriptions after a server restart over the same broker', async () => {
     const b = broker();
     const first = await hub(b);
