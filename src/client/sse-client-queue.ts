@@ -8,6 +8,7 @@
  * `limit` events plus the events of one chunk (bounded by the chunk and event size limits).
  */
 import { checkCount } from '../core/check-options.js';
+import { SluiceError } from '../core/errors.js';
 
 export class EventQueue<T> {
   readonly #limit: number;
@@ -76,6 +77,11 @@ export class EventQueue<T> {
       return Promise.resolve({ value: item, done: false });
     }
     if (this.#ended) return this.#endResult();
+    // One waiting `next()` at a time, as `for await` makes them: a second one would take the
+    // first one's place and leave it pending for ever, so it is refused instead.
+    if (this.#consumer !== undefined) {
+      return Promise.reject(new SluiceError('invalid_argument', 'next() called while pending'));
+    }
     return new Promise((resolve, reject) => {
       this.#consumer = resolve;
       this.#consumerError = reject;

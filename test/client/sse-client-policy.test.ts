@@ -187,4 +187,12 @@ describe('EventQueue', () => {
     expect(await queue.next()).toEqual({ value: undefined, done: true });
     expect(() => new EventQueue(0)).toThrow(/maxQueuedEvents/);
   });
+
+  it('refuses a second next() while one waits, instead of leaving the first pending', async () => {
+    const queue = new EventQueue<number>(2);
+    const first = queue.next();
+    await expect(queue.next()).rejects.toMatchObject({ code: 'invalid_argument' });
+    queue.push(1);
+    expect(await first).toEqual({ value: 1, done: false });
+  });
 });
