@@ -112,10 +112,14 @@ export class HubConnection implements ChannelHost, RequestContext, SocketOwner {
     this.#armExpiry();
   }
 
-  /** One heartbeat tick: terminate if nothing arrived since the last tick, else ping. */
+  /**
+   * One heartbeat tick: terminate if nothing arrived since the last tick, else ping. Not
+   * while the hub has stopped reading this socket (too many of its requests wait on the
+   * broker): the peer's pongs are then waiting unread, and silence proves nothing.
+   */
   heartbeat(): void {
     if (this.#phase !== OPEN) return;
-    if (!this.#alive) {
+    if (!this.#alive && !this.#ws.isPaused) {
       this.#shared.counters.heartbeatTimeouts++;
       this.terminate();
       return;

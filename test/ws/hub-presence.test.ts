@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryBroker } from '../../src/broker/memory-broker.js';
+import { MemoryBroker, createMemoryBroker } from '../../src/broker/memory-broker.js';
 import { createWebSocketHub } from '../../src/ws/hub.js';
 import { TestClient, eventually, startHub, type HubFixture } from './helpers.js';
 
@@ -69,6 +69,34 @@ describe('presence', () => {
     expect(await watcher.request({ type: 'subscribe', channel: 'other', rid: 2 })).toMatchObject({
       type: 'ack',
     });
+  });
+});
+
+describe('heartbeat while the hub is not reading', () => {
+  it('does not cut a live client whose pongs wait unread while its requests wait on the broker', async () => {
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    // A broker that stalls every publish until the gate opens (a network broker's hiccup).
+    class StalledBroker extends MemoryBroker {
+      override async publish(...args: Parameters<MemoryBroker['publish']>): Promise<string> {
+        await gate;
+        return super.publish(...args);
+      }
+    }
+    const broker = new StalledBroker();
+    fixture = await startHub({ broker, heartbeatInterval: 100, maxPendingMessages: 2 });
+    const client = await TestClient.connect(fixture.url);
+    await client.next('welcome');
+    const publishes = [1, 2, 3].map((rid) =>
+      client.request({ type: 'publish', channel: 'c', data: rid, rid }),
+    );
+    // The hub stopped reading (two requests wait); several heartbeat intervals go by.
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(fixture.hub.stats().heartbeatTimeouts).toBe(0);
+    open();
+    for (const reply of await Promise.all(publishes)) expect(reply).toMatchObject({ type: 'ack' });
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+    await broker.close();
   });
 });
 
