@@ -178,6 +178,7 @@ export class MemoryBroker implements Broker, SyncPublisher, CursorReader {
       1,
     );
     const overflow = policy(options.overflow ?? this.#limits.overflow);
+    cursorOption('subscribe', options.since);
     const base = { queueLimit, overflow, ...optional('since', options.since) };
     const source = { channel, epoch: this.epoch, now: this.#now };
     if (this.#closed || options.signal?.aborted) {
@@ -210,6 +211,7 @@ export class MemoryBroker implements Broker, SyncPublisher, CursorReader {
     this.#assertOpen();
     assertChannelName(channel);
     const limit = options.limit === undefined ? Infinity : count('limit', options.limit, 0);
+    cursorOption('history', options.since);
     const now = this.#now();
     this.#channels.sweep(now);
     const history = this.#channels.get(channel)?.history;
@@ -341,6 +343,16 @@ function count(name: string, value: number, min: number): number {
     throw new SluiceError('invalid_argument', `${name} must be an integer >= ${min}, got ${value}`);
   }
   return value;
+}
+
+/**
+ * A cursor must be a string: anything else (a number from a loosely typed caller) made the
+ * id parser throw a bare TypeError instead of a coded error.
+ */
+function cursorOption(operation: string, since: unknown): void {
+  if (since !== undefined && typeof since !== 'string') {
+    throw new SluiceError('invalid_argument', `${operation}: since must be a string event id`);
+  }
 }
 
 function policy(value: SubscriberOverflowPolicy): SubscriberOverflowPolicy {

@@ -313,3 +313,23 @@ describe('MemoryBroker', () => {
     });
   });
 });
+
+describe('MemoryBroker cursor input', () => {
+  it('a since that is not a string is refused with invalid_argument (subscribe and history)', async () => {
+    const broker = createMemoryBroker();
+    await broker.publish('typed', { data: 1 });
+    const since = 1 as unknown as string;
+    let thrown: unknown;
+    try {
+      broker.subscribe('typed', { since });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isSluiceError(thrown) && thrown.code).toBe('invalid_argument');
+    await expect(broker.history('typed', { since })).rejects.toMatchObject({
+      code: 'invalid_argument',
+    });
+    expect(stats(broker).subscribers).toBe(0);
+    await broker.close();
+  });
+});
