@@ -74,6 +74,19 @@ describe('batch', () => {
     expect(await finished).toEqual(new Error('upstream failed'));
   });
 
+  it('a size() that throws errors the stream and clears the timer of the batch in progress', async () => {
+    const size = (item: string): number => {
+      if (item === 'bad') throw new Error('unmeasurable');
+      return 1;
+    };
+    const { writer, finished } = drive(batch<string>({ maxWaitMs: 60_000, size }));
+    await writer.write('a');
+    expect(vi.getTimerCount()).toBe(1);
+    await expect(writer.write('bad')).rejects.toThrow('unmeasurable');
+    expect(await finished).toEqual(new Error('unmeasurable'));
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('passes backpressure through: writes wait while nobody reads', async () => {
     const stream = batch<number>({ maxItems: 1, maxWaitMs: null });
     const writer = stream.writable.getWriter();

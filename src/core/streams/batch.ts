@@ -63,7 +63,17 @@ export function batch<T>(options: BatchOptions<T> = {}): TransformStream<T, T[]>
 
   const transformer: TransformerWithCancel<T, T[]> = {
     transform(item, controller) {
-      const itemBytes = size(item);
+      let itemBytes: number;
+      try {
+        itemBytes = size(item);
+      } catch (error) {
+        // The stream errors with this, and an errored stream gets no cancel(): the timer of
+        // the batch in progress (and its items) would outlive it by up to maxWaitMs.
+        clearTimer();
+        items = [];
+        bytes = 0;
+        throw error;
+      }
       // Emit first when this item would push the batch past maxBytes.
       if (items.length > 0 && bytes + itemBytes > maxBytes) emit(controller);
       items.push(item);
