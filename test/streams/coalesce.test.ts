@@ -69,6 +69,20 @@ describe('coalesce', () => {
     expect(out).toEqual([{ n: 1 }, { n: 5 }]);
   });
 
+  it('a merge that throws errors the stream and clears its timer', async () => {
+    const merge = (pending: string, next: string): string => {
+      if (next === 'bad') throw new Error('unmergeable');
+      return pending + next;
+    };
+    const { writer, finished } = drive(coalesce<string>({ merge, intervalMs: 60_000 }));
+    await writer.write('a'); // leading: out at once, the interval starts
+    await writer.write('b'); // pending
+    expect(vi.getTimerCount()).toBe(1);
+    await expect(writer.write('bad')).rejects.toThrow('unmergeable');
+    expect(await finished).toEqual(new Error('unmergeable'));
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('cancel clears the timer and drops what is pending', async () => {
     const { writer, reader } = drive(coalesce({ intervalMs: 1_000, merge: concatStrings }));
     await writer.write('a');

@@ -79,9 +79,18 @@ export function coalesce<T>(options: CoalesceOptions<T>): TransformStream<T, T> 
       if (cancelTimer === undefined && leading) {
         controller.enqueue(item);
       } else {
-        pending = has ? merge(pending as T, item) : item;
-        has = true;
-        if (size(pending) >= maxBytes) emitPending(controller);
+        try {
+          pending = has ? merge(pending as T, item) : item;
+          has = true;
+          if (size(pending) >= maxBytes) emitPending(controller);
+        } catch (error) {
+          // The stream errors with this, and an errored stream gets no cancel(): without
+          // this the timer would keep ticking (and holding `pending`) past the error.
+          clearTimer();
+          has = false;
+          pending = undefined;
+          throw error;
+        }
       }
       cancelTimer ??= startTimer(() => tick(controller), intervalMs);
     },
