@@ -194,3 +194,19 @@ describe('monitorBackpressure', () => {
     ).toThrow(/cannot both be null/);
   });
 });
+
+describe('monitorBackpressure with a failing size()', () => {
+  it('errors the stream and cancels the source, which would otherwise be left running', async () => {
+    const { counts, stream } = countingSource();
+    const failure = new Error('unmeasurable');
+    const size = (item: string): number => {
+      if (item === 'item-1') throw failure;
+      return item.length;
+    };
+    const reader = monitorBackpressure(stream, { size, stallTimeoutMs: null }).getReader();
+    expect(await reader.read()).toEqual({ done: false, value: 'item-0' });
+    await expect(reader.read()).rejects.toBe(failure);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(counts.cancels).toEqual([failure]);
+  });
+});

@@ -149,7 +149,15 @@ export function monitorBackpressure<T>(
         if (result.done) {
           sourceDone = true;
         } else {
-          const bytes = size(result.value);
+          let bytes: number;
+          try {
+            bytes = size(result.value);
+          } catch (error) {
+            // Our failure, not the source's: the source is still running and must be
+            // cancelled (the catch below leaves it alone, as a source that threw is done).
+            failWith(error, true);
+            return;
+          }
           buffer.push({ item: result.value, bytes });
           bufferedBytes += bytes;
           monitor.recordEnqueue(bytes);
