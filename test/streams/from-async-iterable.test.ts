@@ -161,3 +161,27 @@ describe('fromAsyncIterable', () => {
     await expect(stream.getReader().read()).rejects.toThrow('no iterator');
   });
 });
+
+describe('fromAsyncIterable with a failing size()', () => {
+  it('errors the stream and returns the iterator, so the generator runs its finally', async () => {
+    let released = false;
+    async function* source() {
+      try {
+        for (let n = 0; ; n++) yield n;
+      } finally {
+        released = true;
+      }
+    }
+    const failure = new Error('unmeasurable');
+    const size = (n: number): number => {
+      if (n === 1) throw failure;
+      return 1;
+    };
+    // Read-ahead (no reader waiting) is where the size is measured.
+    const reader = fromAsyncIterable(source(), { size, highWaterMark: 2 }).getReader();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await expect(reader.read()).rejects.toBe(failure);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(released).toBe(true);
+  });
+});

@@ -97,7 +97,14 @@ export function fromAsyncIterable<T>(
           controller.close();
           return;
         }
-        controller.enqueue(result.value);
+        try {
+          controller.enqueue(result.value);
+        } catch (error) {
+          // The `size` strategy threw: the stream is now errored, and an errored stream gets
+          // no cancel(), so the iterator must be returned here or its upstream stays open.
+          await release(error).catch(() => undefined); // the size error is the one to report
+          throw error;
+        }
       },
 
       async cancel(reason) {
