@@ -238,7 +238,8 @@ export class MemoryBroker implements Broker, SyncPublisher, CursorReader {
   async join(channel: string, member: PresenceMember): Promise<void> {
     this.#assertOpen();
     assertChannelName(channel);
-    if (typeof member.clientId !== 'string' || member.clientId.length === 0) {
+    // `member?.`: a missing member (a loosely typed caller) gets the coded error, not a TypeError.
+    if (typeof member?.clientId !== 'string' || member.clientId.length === 0) {
       throw new SluiceError('invalid_argument', 'join: member.clientId must be a non-empty string');
     }
     this.#presence.join(channel, member);

@@ -333,3 +333,14 @@ describe('MemoryBroker cursor input', () => {
     await broker.close();
   });
 });
+
+describe('MemoryBroker presence input', () => {
+  it('join without a member object is refused with invalid_argument', async () => {
+    const broker = createMemoryBroker();
+    await expect(
+      broker.join('room', null as unknown as { clientId: string }),
+    ).rejects.toMatchObject({ code: 'invalid_argument' });
+    expect(await broker.members('room')).toEqual([]);
+    await broker.close();
+  });
+});
