@@ -95,12 +95,20 @@ export function compressStream(
       const stream = z as NonNullable<typeof z>;
       // One write plus one flush per chunk; awaiting the flush callback is the
       // backpressure: the next chunk is not taken before this one is compressed.
-      await new Promise<void>((resolve, reject) => {
-        stream.write(chunk, (error) => {
-          if (error) reject(error);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          stream.write(chunk, (error) => {
+            if (error) reject(error);
+          });
+          stream.flush(flushKind, () => (failure === undefined ? resolve() : reject(failure)));
         });
-        stream.flush(flushKind, () => (failure === undefined ? resolve() : reject(failure)));
-      });
+      } catch (error) {
+        // The stream errors with this, and an errored stream gets no cancel(): release the
+        // zlib context here or it lives on until the garbage collector finds it.
+        stream.destroy();
+        output = [];
+        throw error;
+      }
       const bytes = takeOutput();
       if (bytes !== undefined) controller.enqueue(bytes);
     },
