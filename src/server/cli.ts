@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `sluice` / `npm start`: runs the server on embedded defaults (memory broker, 127.0.0.1).
- * SIGINT/SIGTERM shut it down gracefully; the process exits within 5 seconds.
+ * SIGINT/SIGTERM shut it down gracefully; the process exits within 5 seconds, or at once on
+ * a second signal.
  */
 import { isSluiceError } from '../core/errors.js';
 import { LLM_CONFIG_OPTIONS, llmOptionsFromEnv } from '../llm/options.js';
@@ -32,7 +33,11 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    // A second signal means the operator will not wait for the graceful close: exit now.
+    if (stopping) {
+      process.stdout.write(`sluice: ${signal} again, exiting now\n`);
+      process.exit(1);
+    }
     stopping = true;
     process.stdout.write(`sluice: ${signal}, shutting down\n`);
     // A hard deadline: whatever happens, the process is gone within 5 s.

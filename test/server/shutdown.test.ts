@@ -3,6 +3,7 @@
  * exits with code 0 within 5 seconds.
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -55,5 +56,27 @@ describe('CLI and graceful shutdown', () => {
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(1);
     expect(err).toContain('Unknown option --prot');
+  });
+
+  it('a second signal during a slow shutdown exits at once instead of waiting it out', async () => {
+    // A publish whose body never arrives keeps a request in flight, so the graceful close
+    // waits for the shutdown timeout; an operator's second Ctrl-C must not.
+    const { child, url, exited } = startCli({ PORT: '0', SLUICE_SHUTDOWN_TIMEOUT_MS: '60000' });
+    const { hostname, port } = new URL(await url);
+    const socket = net.connect(Number(port), hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      'POST /v1/channels/slow/messages HTTP/1.1\r\nHost: x\r\n' +
+        'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    child.kill('SIGINT');
+    const code = await exited;
+    socket.destroy();
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(code).not.toBe(0);
   });
 });
