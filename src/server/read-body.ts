@@ -25,7 +25,16 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
 }
 
 async function readText(request: Request, limit: number): Promise<string> {
-  return new TextDecoder().decode(await readBodyBounded(request, limit, () => tooLarge(limit)));
+  const bytes = await readBodyBounded(request, limit, () => tooLarge(limit));
+  // Fatal: a lenient decoder turns bytes that are not UTF-8 into U+FFFD, and the message
+  // would be published altered instead of refused.
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new SluiceError('invalid_json', 'The request body is not valid UTF-8', {
+      cause: error,
+    });
+  }
 }
 
 function tooLarge(limit: number): SluiceError {
