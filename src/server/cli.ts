@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `sluice` / `npm start`: runs the server on embedded defaults (memory broker, 127.0.0.1).
- * SIGINT/SIGTERM shut it down gracefully; the process exits within 5 seconds, or at once on
- * a second signal.
+ * SIGINT/SIGTERM shut it down gracefully; the process exits within 5 seconds (or 1 s after a
+ * longer shutdown timeout), or at once on a second signal.
  */
 import { isSluiceError } from '../core/errors.js';
 import { LLM_CONFIG_OPTIONS, llmOptionsFromEnv } from '../llm/options.js';
@@ -10,6 +10,8 @@ import { configTable, loadConfig, parseFlags } from './config.js';
 import { createSluiceServer } from './server.js';
 
 const EXIT_DEADLINE_MS = 5_000;
+/** Time after the shutdown timeout for the cut connections and the broker to close. */
+const EXIT_MARGIN_MS = 1_000;
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -40,8 +42,10 @@ async function main(): Promise<void> {
     }
     stopping = true;
     process.stdout.write(`sluice: ${signal}, shutting down\n`);
-    // A hard deadline: whatever happens, the process is gone within 5 s.
-    setTimeout(() => process.exit(1), EXIT_DEADLINE_MS).unref();
+    // A hard deadline: whatever happens, the process is gone soon after the configured
+    // shutdown timeout (at least 5 s), so a longer SLUICE_SHUTDOWN_TIMEOUT_MS is honoured.
+    const deadline = Math.max(EXIT_DEADLINE_MS, config.shutdownTimeout + EXIT_MARGIN_MS);
+    setTimeout(() => process.exit(1), deadline).unref();
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -79,4 +79,23 @@ describe('CLI and graceful shutdown', () => {
     expect(Date.now() - started).toBeLessThan(1_500);
     expect(code).not.toBe(0);
   });
+
+  it('honours a shutdown timeout longer than 5 s: cuts at the timeout and exits 0', async () => {
+    const { child, url, exited } = startCli({ PORT: '0', SLUICE_SHUTDOWN_TIMEOUT_MS: '5500' });
+    const { hostname, port } = new URL(await url);
+    const socket = net.connect(Number(port), hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.on('error', () => undefined);
+    socket.write(
+      'POST /v1/channels/slow/messages HTTP/1.1\r\nHost: x\r\n' +
+        'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = Date.now();
+    child.kill('SIGTERM');
+    const code = await exited;
+    socket.destroy();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(5_400);
+    expect(code).toBe(0);
+  }, 15_000);
 });
