@@ -4,6 +4,7 @@
  * only allowed on a loopback interface: a hub reachable from the network with no
  * authentication is refused at start-up rather than warned about.
  */
+import { isIPv4 } from 'node:net';
 import { createOpenAuthenticator, type Authenticator } from '../core/auth.js';
 import { createJwtAuthenticator } from '../core/auth-jwt.js';
 import { SluiceError } from '../core/errors.js';
@@ -15,7 +16,14 @@ export interface AuthSetup {
 }
 
 export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
+  // 127.0.0.0/8 only as an IPv4 literal: a name such as 127.0.0.1.example.com resolves
+  // wherever its DNS says, and would otherwise pass for loopback.
+  return (
+    host === 'localhost' ||
+    host === '::1' ||
+    host === '[::1]' ||
+    (isIPv4(host) && host.startsWith('127.'))
+  );
 }
 
 export function setupAuth(config: { host: string; jwtSecret: string | null }): AuthSetup {
