@@ -64,7 +64,10 @@ export class Backoff {
 
   /** The delay before the next attempt; counts the attempt. */
   next(): number {
-    const ceiling = Math.min(this.#max, this.#initial * this.#multiplier ** this.#attempt);
+    // The growth overflows to Infinity after enough attempts; 0 * Infinity is NaN, which
+    // would become a NaN delay (a timer that fires at once), so a zero start stays zero.
+    const grown = this.#initial === 0 ? 0 : this.#initial * this.#multiplier ** this.#attempt;
+    const ceiling = Math.min(this.#max, grown);
     this.#attempt += 1;
     const jittered = Math.floor(this.#random() * ceiling);
     return Math.min(Math.max(this.#floor, jittered), Math.max(this.#max, this.#floor));
