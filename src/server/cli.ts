@@ -59,6 +59,13 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(isSluiceError(error) ? `sluice: ${error.message}` : error);
+  // An operator's mistake (bad flag, port in use, no permission to bind) gets one line;
+  // only an unexpected error gets its stack.
+  const listenCodes = ['EADDRINUSE', 'EACCES', 'EADDRNOTAVAIL'];
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (isSluiceError(error)) console.error(`sluice: ${error.message}`);
+  else if (code !== undefined && listenCodes.includes(code)) {
+    console.error(`sluice: cannot listen: ${(error as Error).message}`);
+  } else console.error(error);
   process.exit(1);
 });

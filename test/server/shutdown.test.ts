@@ -98,4 +98,26 @@ describe('CLI and graceful shutdown', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(5_400);
     expect(code).toBe(0);
   }, 15_000);
+
+  it('reports a port in use in one clear line and exits 1', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as net.AddressInfo;
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', cli], {
+        env: { ...process.env, PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let err = '';
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk: string) => (err += chunk));
+      const code = await new Promise((resolve) => child.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(err).toContain(`127.0.0.1:${port}`);
+      expect(err).toMatch(/in use/);
+      expect(err).not.toMatch(/\n\s+at /); // no stack trace for an operator's mistake
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
 });
