@@ -75,9 +75,10 @@ function readPatterns(claims: Record<string, unknown>, name: keyof SluiceClaims)
 
 export function createJwtAuthenticator(options: JwtAuthOptions): Authenticator {
   const key = secretBytes(options.secret);
+  const clockTolerance = options.clockTolerance ?? JWT_AUTH_DEFAULTS.clockTolerance;
   const verifyOptions = {
     algorithms: ['HS256'],
-    clockTolerance: options.clockTolerance ?? JWT_AUTH_DEFAULTS.clockTolerance,
+    clockTolerance,
     ...(options.issuer === undefined ? {} : { issuer: options.issuer }),
     ...(options.audience === undefined ? {} : { audience: options.audience }),
     ...(options.requireExp ? { requiredClaims: ['exp'] } : {}),
@@ -109,7 +110,10 @@ export function createJwtAuthenticator(options: JwtAuthOptions): Authenticator {
         subject,
         subscribe: readPatterns(claims, 'subscribe'),
         publish: readPatterns(claims, 'publish'),
-        ...(typeof exp === 'number' ? { expiresAt: exp * 1000 } : {}),
+        // The end of validity as this server judges it, leeway included: a token accepted
+        // within the leeway must not count as already expired (the WebSocket hub would
+        // close the connection it just accepted).
+        ...(typeof exp === 'number' ? { expiresAt: (exp + clockTolerance) * 1000 } : {}),
       });
     },
   };

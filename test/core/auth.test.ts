@@ -147,6 +147,19 @@ describe('JWT authenticator', () => {
     expect((await failure(strict.authenticate({ token: noExp }))).status).toBe(401);
   });
 
+  it('a token accepted within the clock tolerance is not already expired for the principal', async () => {
+    // exp 2 s ago, inside the 5 s default leeway: accepted, so the WebSocket hub must not
+    // close the connection as "token expired" the moment it opens.
+    const key = new TextEncoder().encode(SECRET);
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 2)
+      .sign(key);
+    const principal = await auth.authenticate({ token });
+    expect(principal.expiresAt).toBeGreaterThan(Date.now());
+  });
+
   it('refuses short secrets at construction', () => {
     expect(() => createJwtAuthenticator({ secret: 'short' })).toThrow(/at least 32 bytes/);
   });
