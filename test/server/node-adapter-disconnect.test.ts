@@ -63,6 +63,16 @@ async function listen(server: http.Server | http2.Http2Server): Promise<number> 
   return (server.address() as AddressInfo).port;
 }
 
+/** Serves `handler` over HTTP/1.1 and sends it a request whose client hangs up once it arrived. */
+async function hangUpOnH1(handler: RouteHandler, entered: Promise<void>): Promise<void> {
+  const server = http.createServer(toNodeHandler(handler));
+  cleanups.push(() => (server.closeAllConnections(), server.close()));
+  const port = await listen(server);
+  const request = http.get(`http://127.0.0.1:${port}/`);
+  request.on('error', () => undefined);
+  void entered.then(() => request.destroy());
+}
+
 /** Serves `handler` over HTTP/2 and sends it a request that is cancelled once it arrived. */
 async function cancelOnH2(handler: RouteHandler, entered: Promise<void>): Promise<void> {
   const server = http2.createServer(toNodeHandler(handler));
@@ -94,12 +104,7 @@ describe('toNodeHandler, client gone before the handler answered', () => {
     const { handler, entered, gone } = lateHandler(() =>
       createSseResponse(events(), { keepAlive: 5 }),
     );
-    const server = http.createServer(toNodeHandler(handler));
-    cleanups.push(() => (server.closeAllConnections(), server.close()));
-    const port = await listen(server);
-    const request = http.get(`http://127.0.0.1:${port}/`);
-    request.on('error', () => undefined);
-    void entered.then(() => request.destroy());
+    await hangUpOnH1(handler, entered);
     await gone;
     await expect.poll(() => state.returned, { timeout: 1_000 }).toBe(true);
     const pulled = state.pulled;
@@ -118,12 +123,7 @@ describe('toNodeHandler, client gone before the handler answered', () => {
           }),
         ),
     );
-    const server = http.createServer(toNodeHandler(handler));
-    cleanups.push(() => (server.closeAllConnections(), server.close()));
-    const port = await listen(server);
-    const request = http.get(`http://127.0.0.1:${port}/`);
-    request.on('error', () => undefined);
-    void entered.then(() => request.destroy());
+    await hangUpOnH1(handler, entered);
     await gone;
     await expect.poll(() => cancelled, { timeout: 1_000 }).toBe(true);
   });

@@ -9,6 +9,22 @@ import { describe, expect, it } from 'vitest';
 
 const cli = fileURLToPath(new URL('../../src/server/cli.ts', import.meta.url));
 
+/** Runs the CLI with `args` until it exits by itself: its exit code and its stderr. */
+async function runToExit(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: unknown; err: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => (err += chunk));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  return { code, err };
+}
+
 function startCli(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', cli], {
     env: { ...process.env, ...env },
@@ -47,13 +63,7 @@ describe('CLI and graceful shutdown', () => {
   });
 
   it('refuses a bad flag with a clear message and a non-zero exit', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, '--prot', '1'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => (err += chunk));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
+    const { code, err } = await runToExit(['--prot', '1']);
     expect(code).toBe(1);
     expect(err).toContain('Unknown option --prot');
   });
@@ -104,14 +114,7 @@ describe('CLI and graceful shutdown', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as net.AddressInfo;
     try {
-      const child = spawn(process.execPath, ['--import', 'tsx', cli], {
-        env: { ...process.env, PORT: String(port) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let err = '';
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (chunk: string) => (err += chunk));
-      const code = await new Promise((resolve) => child.once('exit', resolve));
+      const { code, err } = await runToExit([], { PORT: String(port) });
       expect(code).toBe(1);
       expect(err).toContain(`127.0.0.1:${port}`);
       expect(err).toMatch(/in use/);
